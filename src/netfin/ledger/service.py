@@ -1,0 +1,386 @@
+"""The ledger's use cases: the only way money moves in netfin."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from netfin.core.clock import Clock, SystemClock
+from netfin.core.errors import InvalidInput, LimitExceeded, NotFound
+from netfin.core.limits import BATCH_EVENTS_MAX, INT64_MAX, LOOKUP_IDS_MAX, PAGE_LIMIT_MAX
+from netfin.ledger import journal
+from netfin.ledger.engine import TransferBatch, expire_pending, run_account_batch
+from netfin.ledger.model import (
+    Account,
+    AccountBalance,
+    Checkpoint,
+    CreateAccountResult,
+    CreateTransferResult,
+    InclusionProof,
+    JournalKind,
+    PendingState,
+    PendingStatus,
+    Transfer,
+)
+from netfin.ledger.store import Head, LedgerStore, WriteTransaction, b, open_store
+
+_POST_OR_VOID = 4 | 8
+# Pending transfers expired per batch before the batch's own events; the rest
+# wait for the next batch or an explicit ``expire_pending``.
+EXPIRY_PER_BATCH_MAX = 8190
+_RETRIES_MAX = 8
+_INT_FIELDS = (
+    "id", "debit_account_id", "credit_account_id", "amount", "code", "flags", "pending_id",
+    "timeout", "user_data_128", "user_data_64", "user_data_32", "timestamp",
+)
+_ACCOUNT_INT_FIELDS = (
+    "id", "code", "flags", "user_data_128", "user_data_64", "user_data_32", "debits_pending",
+    "debits_posted", "credits_pending", "credits_posted", "timestamp",
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class TransferPage:
+    transfers: list[Transfer]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BalancePage:
+    balances: list[AccountBalance]
+    next_cursor: str | None
+
+
+class Ledger:
+    """A double-entry ledger after TigerBeetle's model, on SQLite or PostgreSQL.
+
+    Open with ``Ledger.open(url)``. Batches return one result per event, in
+    order; a batch either commits all its successful events or, on an error
+    of the database, none of them.
+    """
+
+    def __init__(
+        self, store: LedgerStore, *, clock: Clock | None = None,
+        signing_key: Ed25519PrivateKey | None = None, key_file: str | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock or SystemClock()
+        self._signing_key = signing_key
+        self._key_file = key_file
+
+    @classmethod
+    def open(
+        cls, url: str = "sqlite:///netfin.db", *, clock: Clock | None = None,
+        signing_key: Ed25519PrivateKey | None = None, key_file: str | None = None,
+    ) -> Ledger:
+        return cls(open_store(url), clock=clock, signing_key=signing_key, key_file=key_file)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def signing_key(self) -> Ed25519PrivateKey:
+        if self._signing_key is None:
+            self._signing_key = journal.load_signing_key(self._key_file)
+        return self._signing_key
+
+    @property
+    def public_key(self) -> bytes:
+        return journal.public_key_bytes(self.signing_key)
+
+    # -- writes -------------------------------------------------------------
+
+    def create_accounts(self, accounts: Sequence[Account]) -> list[CreateAccountResult]:
+        _check_batch(accounts, Account, _ACCOUNT_INT_FIELDS)
+        if not accounts:
+            return []
+        return self._with_retry(lambda: self._create_accounts(accounts))
+
+    def _create_accounts(self, accounts: Sequence[Account]) -> list[CreateAccountResult]:
+        with self.store.write() as tx:
+            head = tx.head()
+            start = self._timestamp(head)
+            existing = tx.load_accounts(a.id for a in accounts if 0 < a.id < 2**128)
+            results, created = run_account_batch(list(accounts), existing, start)
+            if created:
+                rows, new_head = _chain(
+                    head,
+                    [(JournalKind.ACCOUNT, a.id, a.timestamp,
+                      journal.encode_account(a, a.flags)) for a in created],
+                )
+                tx.insert_accounts(created)
+                tx.insert_journal(rows)
+                tx.set_head(new_head)
+            return results
+
+    def create_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
+        _check_batch(transfers, Transfer, _INT_FIELDS)
+        if not transfers:
+            return []
+        return self._with_retry(lambda: self._create_transfers(transfers))
+
+    def _create_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
+        with self.store.write() as tx:
+            head = tx.head()
+            now = self._timestamp(head)
+            due = tx.due_pending(now, EXPIRY_PER_BATCH_MAX)
+            pendings, not_pending = _load_pendings(tx, due, transfers)
+            account_ids = {p.transfer.debit_account_id for p in pendings.values()}
+            account_ids |= {p.transfer.credit_account_id for p in pendings.values()}
+            for t in transfers:
+                account_ids.add(t.debit_account_id)
+                account_ids.add(t.credit_account_id)
+            accounts = tx.load_accounts(x for x in account_ids if 0 < x < 2**128)
+            expired = [pendings[x] for x in due]
+            for state in expired:
+                expire_pending(state, accounts)
+            existing = tx.load_transfers(t.id for t in transfers if 0 < t.id < 2**128)
+            batch = TransferBatch(accounts, existing, pendings, not_pending)
+            outcome = batch.run(list(transfers), now + len(expired))
+            if not outcome.created and not expired:
+                return outcome.results
+            entries = [(JournalKind.EXPIRY, s.transfer.id, now + k,
+                        journal.encode_expiry(s.transfer.id, now + k)) for k, s in enumerate(expired)]
+            entries += [(JournalKind.TRANSFER, t.id, t.timestamp, journal.encode_transfer(t))
+                        for t in outcome.created]
+            rows, new_head = _chain(head, entries)
+            touched = dict(outcome.touched)
+            for state in expired:
+                touched[state.transfer.debit_account_id] = accounts[state.transfer.debit_account_id]
+                touched[state.transfer.credit_account_id] = accounts[state.transfer.credit_account_id]
+            changed = {s.transfer.id: s for s in expired}
+            changed.update(outcome.pending_changes)
+            tx.insert_transfers(outcome.created)
+            tx.update_accounts(touched.values())
+            tx.write_pending(
+                [s for k, s in changed.items() if k in outcome.pending_new],
+                [s for k, s in changed.items() if k not in outcome.pending_new],
+            )
+            if outcome.history:
+                tx.insert_history(outcome.history)
+            tx.insert_journal(rows)
+            tx.set_head(new_head)
+            return outcome.results
+
+    def expire_pending(self) -> int:
+        """Expire every pending transfer whose timeout has passed; returns how many."""
+        total = 0
+        while True:
+            before = self.store.head().seq
+            self._with_retry(lambda: self._create_transfers([]))
+            expired = self.store.head().seq - before
+            total += expired
+            if expired < EXPIRY_PER_BATCH_MAX:
+                return total
+
+    def _timestamp(self, head: Head) -> int:
+        return max(self.clock.now_ns(), head.timestamp + 1)
+
+    def _with_retry(self, attempt: Callable[[], T]) -> T:
+        """Retry a batch that the database aborted for a transient reason
+        (deadlock, serialisation failure, busy); the batch is recomputed from
+        scratch each time, so a retry can never apply money twice."""
+        delay = 0.005
+        for tries in range(_RETRIES_MAX):
+            try:
+                return attempt()
+            except Exception as error:  # noqa: BLE001 - filtered below, re-raised otherwise
+                if tries == _RETRIES_MAX - 1 or not _is_transient(error):
+                    raise
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    # -- reads --------------------------------------------------------------
+
+    def lookup_accounts(self, ids: Sequence[int]) -> list[Account]:
+        _check_ids(ids)
+        found = self.store.lookup_accounts(ids)
+        return [found[x] for x in ids if x in found]
+
+    def lookup_transfers(self, ids: Sequence[int]) -> list[Transfer]:
+        _check_ids(ids)
+        found = self.store.lookup_transfers(ids)
+        return [found[x] for x in ids if x in found]
+
+    def account_transfers(
+        self, account_id: int, *, cursor: str | None = None, limit: int = 100,
+        timestamp_min: int = 0, timestamp_max: int = 0, reverse: bool = False,
+        debits: bool = True, credits: bool = True,
+    ) -> TransferPage:
+        after, before = _window(cursor, limit, timestamp_min, timestamp_max, reverse)
+        rows = self.store.account_transfers(account_id, after, before, limit, reverse, debits, credits)
+        last = rows[-1].timestamp if len(rows) == limit else None
+        return TransferPage(rows, None if last is None else str(last))
+
+    def account_balances(
+        self, account_id: int, *, cursor: str | None = None, limit: int = 100,
+        timestamp_min: int = 0, timestamp_max: int = 0, reverse: bool = False,
+    ) -> BalancePage:
+        after, before = _window(cursor, limit, timestamp_min, timestamp_max, reverse)
+        rows = self.store.account_balances(account_id, after, before, limit, reverse)
+        last = rows[-1].timestamp if len(rows) == limit else None
+        return BalancePage(rows, None if last is None else str(last))
+
+    # -- verification ---------------------------------------------------------
+
+    def checkpoint(self) -> Checkpoint:
+        """Sign the Merkle root of the whole journal and the chain head."""
+        key = self.signing_key
+        with self.store.write() as tx:
+            head = tx.head()
+            checkpoints = self.store.checkpoints()
+            seq = checkpoints[-1].seq + 1 if checkpoints else 1
+            root = journal.merkle_root(self.store.leaf_hashes(head.seq))
+            signed = journal.sign_checkpoint(
+                key, seq, head.seq, self._timestamp(head), root, head.chain_hash
+            )
+            tx.insert_checkpoint(signed)
+            return signed
+
+    def checkpoints(self) -> list[Checkpoint]:
+        return self.store.checkpoints()
+
+    def prove(self, transfer_id: int) -> tuple[InclusionProof, Checkpoint, Transfer]:
+        """An inclusion proof for one transfer against the newest checkpoint."""
+        found = self.lookup_transfers([transfer_id])
+        if not found:
+            raise NotFound(f"transfer {transfer_id:032x} not found", code="transfer_not_found")
+        transfer = found[0]
+        seq = self._journal_seq(transfer.timestamp)
+        checkpoints = [c for c in self.store.checkpoints() if c.tree_size >= seq]
+        if not checkpoints:
+            raise NotFound(
+                "no checkpoint covers this transfer yet; run `netfin ledger checkpoint`",
+                code="transfer_not_checkpointed",
+            )
+        latest = checkpoints[-1]
+        leaves = self.store.leaf_hashes(latest.tree_size)
+        return journal.build_proof(leaves, transfer_id, seq, latest), latest, transfer
+
+    def _journal_seq(self, timestamp: int) -> int:
+        """Journal timestamps rise with seq, so a binary search finds the entry."""
+        low, high = 1, self.store.head().seq
+        while low <= high:
+            mid = (low + high) // 2
+            entry = self.store.journal_entry(mid)
+            if entry is None:
+                break
+            if entry.timestamp == timestamp:
+                return mid
+            if entry.timestamp < timestamp:
+                low = mid + 1
+            else:
+                high = mid - 1
+        raise NotFound("transfer has no journal entry", code="journal_entry_missing")
+
+    def verify(self) -> "VerifyReport":
+        from netfin.ledger.verify import verify_ledger
+
+        return verify_ledger(self.store, self.public_key)
+
+
+def _load_pendings(
+    tx: WriteTransaction, due: list[int], transfers: Sequence[Transfer]
+) -> tuple[dict[int, PendingState], set[int]]:
+    wanted = set(due)
+    wanted.update(t.pending_id for t in transfers if t.flags & _POST_OR_VOID and 0 < t.pending_id < 2**128)
+    if not wanted:
+        return {}, set()
+    found = tx.load_transfers(wanted)
+    status = tx.load_pending(x for x, t in found.items() if t.flags & 2)
+    pendings = {x: PendingState(found[x], s, expires) for x, (s, expires) in status.items()}
+    not_pending = {x for x in found if x not in pendings}
+    return pendings, not_pending
+
+
+def _chain(
+    head: Head, entries: list[tuple[JournalKind, int, int, bytes]]
+) -> tuple[list[tuple[int, int, bytes, int, bytes, bytes]], Head]:
+    rows = []
+    chain = head.chain_hash
+    seq = head.seq
+    leaf_hash = journal.leaf_hash
+    chain_hash = journal.chain_hash
+    for kind, ref, timestamp, payload in entries:
+        seq += 1
+        leaf = leaf_hash(payload)
+        chain = chain_hash(chain, leaf)
+        rows.append((seq, int(kind), b(ref), timestamp, leaf, chain))
+    return rows, Head(seq, chain, entries[-1][2] if entries else head.timestamp)
+
+
+def _check_batch(events: Sequence[object], kind: type, int_fields: tuple[str, ...]) -> None:
+    if not isinstance(events, (list, tuple)):
+        raise InvalidInput("a batch is a list of events", code="batch_not_a_list")
+    if len(events) > BATCH_EVENTS_MAX:
+        raise LimitExceeded(
+            f"batch of {len(events)} events exceeds the maximum of {BATCH_EVENTS_MAX}",
+            code="batch_too_large",
+        )
+    for index, event in enumerate(events):
+        if type(event) is not kind:
+            raise InvalidInput(f"event {index} is not a {kind.__name__}", code="event_type_invalid")
+        for name in int_fields:
+            value = getattr(event, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise InvalidInput(
+                    f"event {index}: field {name} must be an int", code="field_type_invalid"
+                )
+        if type(getattr(event, "currency")) is not str:
+            raise InvalidInput(f"event {index}: currency must be a str", code="field_type_invalid")
+
+
+def _check_ids(ids: Sequence[int]) -> None:
+    if len(ids) > LOOKUP_IDS_MAX:
+        raise LimitExceeded(f"at most {LOOKUP_IDS_MAX} ids per lookup", code="lookup_too_large")
+    for x in ids:
+        if type(x) is not int or not 0 <= x < 2**128:
+            raise InvalidInput(f"id {x!r} is not a 128-bit unsigned int", code="id_invalid")
+
+
+def _window(
+    cursor: str | None, limit: int, timestamp_min: int, timestamp_max: int, reverse: bool
+) -> tuple[int, int]:
+    if type(limit) is not int or not 0 < limit <= PAGE_LIMIT_MAX:
+        raise InvalidInput(f"limit must be 1..{PAGE_LIMIT_MAX}", code="limit_invalid")
+    after = max(timestamp_min - 1, 0)
+    before = timestamp_max + 1 if timestamp_max else INT64_MAX
+    if cursor is not None:
+        try:
+            position = int(cursor)
+        except ValueError:
+            raise InvalidInput("malformed cursor", code="cursor_invalid") from None
+        if reverse:
+            before = min(before, position)
+        else:
+            after = max(after, position)
+    return after, before
+
+
+def _is_transient(error: BaseException) -> bool:
+    import sqlite3
+
+    if isinstance(error, sqlite3.OperationalError):
+        return "locked" in str(error) or "busy" in str(error)
+    try:
+        import psycopg.errors as pg_errors
+    except ImportError:  # pragma: no cover - psycopg is a core dependency
+        return False
+    return isinstance(error, (pg_errors.DeadlockDetected, pg_errors.SerializationFailure,
+                              pg_errors.LockNotAvailable))
+
+
+from netfin.ledger.verify import VerifyReport  # noqa: E402  (cycle-free: verify imports no service)

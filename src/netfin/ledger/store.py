@@ -1,0 +1,263 @@
+"""Persistence of the ledger: one interface, two stores (SQLite, PostgreSQL).
+
+The hot path talks to the drivers directly (sqlite3, psycopg 3); the schema
+is versioned with Alembic (``ledger/migrations``) and applied on open.
+Every write happens inside ``write()``, which first locks the single
+``ledger_head`` row: writers are serialised, the journal's hash chain stays
+linear, and two batches can never deadlock on each other.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from netfin.core.errors import ConfigurationError
+from netfin.ledger.model import (
+    Account,
+    AccountBalance,
+    AccountFlags,
+    Checkpoint,
+    JournalEntry,
+    JournalKind,
+    PendingState,
+    PendingStatus,
+    Transfer,
+)
+
+SCHEMA_HEAD = "0001"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+_CLOSED = int(AccountFlags.CLOSED)
+ZERO_ID = bytes(16)
+
+ACCOUNT_COLUMNS = (
+    "id, currency, code, flags, user_data_128, user_data_64, user_data_32, "
+    "debits_pending, debits_posted, credits_pending, credits_posted, closed, timestamp"
+)
+TRANSFER_COLUMNS = (
+    "id, debit_account_id, credit_account_id, amount, currency, code, flags, "
+    "pending_id, timeout, user_data_128, user_data_64, user_data_32, timestamp"
+)
+JOURNAL_COLUMNS = "seq, kind, ref_id, timestamp, leaf_hash, chain_hash"
+CHECKPOINT_COLUMNS = "seq, tree_size, root, chain_hash, timestamp, public_key, signature"
+BALANCE_COLUMNS = (
+    "account_id, timestamp, debits_pending, debits_posted, credits_pending, credits_posted"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    seq: int
+    chain_hash: bytes
+    timestamp: int
+
+
+def b(value: int) -> bytes:
+    return value.to_bytes(16, "big")
+
+
+def i(value: bytes) -> int:
+    return int.from_bytes(value, "big")
+
+
+def account_row(a: Account) -> tuple[Any, ...]:
+    return (
+        b(a.id), a.currency, a.code, a.flags & ~_CLOSED, b(a.user_data_128), a.user_data_64,
+        a.user_data_32, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted,
+        1 if a.flags & _CLOSED else 0, a.timestamp,
+    )
+
+
+def account_from_row(r: Sequence[Any]) -> Account:
+    return Account(
+        i(r[0]), r[1], r[2], r[3] | (_CLOSED if r[11] else 0), i(r[4]), r[5], r[6],
+        r[7], r[8], r[9], r[10], r[12],
+    )
+
+
+def transfer_row(t: Transfer) -> tuple[Any, ...]:
+    return (
+        b(t.id), b(t.debit_account_id), b(t.credit_account_id), t.amount, t.currency, t.code,
+        t.flags, b(t.pending_id), t.timeout, b(t.user_data_128), t.user_data_64,
+        t.user_data_32, t.timestamp,
+    )
+
+
+def transfer_from_row(r: Sequence[Any]) -> Transfer:
+    return Transfer(
+        i(r[0]), i(r[1]), i(r[2]), r[3], r[4], r[5], r[6], i(r[7]), r[8], i(r[9]), r[10],
+        r[11], r[12],
+    )
+
+
+def journal_from_row(r: Sequence[Any]) -> JournalEntry:
+    return JournalEntry(r[0], JournalKind(r[1]), i(r[2]), r[3], bytes(r[4]), bytes(r[5]))
+
+
+def checkpoint_from_row(r: Sequence[Any]) -> Checkpoint:
+    return Checkpoint(r[0], r[1], bytes(r[2]), bytes(r[3]), r[4], bytes(r[5]), bytes(r[6]))
+
+
+def balance_from_row(r: Sequence[Any]) -> AccountBalance:
+    return AccountBalance(i(r[0]), r[1], r[2], r[3], r[4], r[5])
+
+
+class WriteTransaction(abc.ABC):
+    """Everything a batch may do while it holds the head lock."""
+
+    @abc.abstractmethod
+    def head(self) -> Head: ...
+
+    @abc.abstractmethod
+    def load_accounts(self, ids: Iterable[int]) -> dict[int, Account]: ...
+
+    @abc.abstractmethod
+    def load_transfers(self, ids: Iterable[int]) -> dict[int, Transfer]: ...
+
+    @abc.abstractmethod
+    def load_pending(self, ids: Iterable[int]) -> dict[int, tuple[PendingStatus, int]]: ...
+
+    @abc.abstractmethod
+    def due_pending(self, now: int, limit: int) -> list[int]: ...
+
+    @abc.abstractmethod
+    def insert_accounts(self, accounts: Sequence[Account]) -> None: ...
+
+    @abc.abstractmethod
+    def update_accounts(self, accounts: Iterable[Account]) -> None: ...
+
+    @abc.abstractmethod
+    def insert_transfers(self, transfers: Sequence[Transfer]) -> None: ...
+
+    @abc.abstractmethod
+    def write_pending(self, new: Sequence[PendingState], changed: Sequence[PendingState]) -> None: ...
+
+    @abc.abstractmethod
+    def insert_history(self, rows: Sequence[AccountBalance]) -> None: ...
+
+    @abc.abstractmethod
+    def insert_journal(self, rows: Sequence[tuple[int, int, bytes, int, bytes, bytes]]) -> None: ...
+
+    @abc.abstractmethod
+    def insert_checkpoint(self, checkpoint: Checkpoint) -> None: ...
+
+    @abc.abstractmethod
+    def set_head(self, head: Head) -> None: ...
+
+
+class LedgerStore(abc.ABC):
+    """A store: connections, migrations, reads, and the write transaction."""
+
+    dialect: str
+    url: str
+
+    @abc.abstractmethod
+    def write(self) -> AbstractContextManager[WriteTransaction]: ...
+
+    @abc.abstractmethod
+    def lookup_accounts(self, ids: Sequence[int]) -> dict[int, Account]: ...
+
+    @abc.abstractmethod
+    def lookup_transfers(self, ids: Sequence[int]) -> dict[int, Transfer]: ...
+
+    @abc.abstractmethod
+    def account_transfers(
+        self, account_id: int, after: int, before: int, limit: int, descending: bool,
+        debits: bool, credits: bool,
+    ) -> list[Transfer]: ...
+
+    @abc.abstractmethod
+    def account_balances(
+        self, account_id: int, after: int, before: int, limit: int, descending: bool
+    ) -> list[AccountBalance]: ...
+
+    @abc.abstractmethod
+    def journal_entry(self, seq: int) -> JournalEntry | None: ...
+
+    @abc.abstractmethod
+    def head(self) -> Head: ...
+
+    @abc.abstractmethod
+    def leaf_hashes(self, size: int) -> list[bytes]: ...
+
+    @abc.abstractmethod
+    def checkpoints(self) -> list[Checkpoint]: ...
+
+    @abc.abstractmethod
+    def scan(self, table: str, order_by: str, columns: str, batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
+        """Every row of a table in order, streamed (for ``verify``)."""
+
+    @abc.abstractmethod
+    def count(self, table: str) -> int: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> LedgerStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def parse_database_url(url: str) -> URL:
+    """Accept ``sqlite:///path``, ``sqlite:///:memory:``, ``postgresql://...``."""
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigurationError("database URL is empty", code="database_url_invalid")
+    try:
+        parsed = make_url(url.strip())
+    except ArgumentError:
+        raise ConfigurationError(
+            f"malformed database URL {url!r}; expected sqlite:///path.db or "
+            "postgresql://user@host:port/database",
+            code="database_url_invalid",
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.host or parsed.database is None:
+            raise ConfigurationError(
+                f"malformed SQLite URL {url!r}; use sqlite:///relative.db or sqlite:////absolute.db",
+                code="database_url_invalid",
+            )
+        return parsed
+    if backend in ("postgresql", "postgres"):
+        if not parsed.database:
+            raise ConfigurationError(
+                f"PostgreSQL URL {url!r} names no database", code="database_url_invalid"
+            )
+        return parsed.set(drivername="postgresql+psycopg")
+    raise ConfigurationError(
+        f"unsupported database {backend!r} in {url!r}; netfin supports sqlite and postgresql",
+        code="database_url_invalid",
+    )
+
+
+def migrate(connection: sa.Connection) -> None:
+    """Bring the schema to ``SCHEMA_HEAD`` with Alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def open_store(url: str) -> LedgerStore:
+    parsed = parse_database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        from netfin.ledger.stores.sqlite import SqliteStore
+
+        return SqliteStore(parsed)
+    from netfin.ledger.stores.postgres import PostgresStore
+
+    return PostgresStore(parsed)

@@ -1,0 +1,1 @@
+"""The two ledger stores: SQLite (embedded default) and PostgreSQL."""

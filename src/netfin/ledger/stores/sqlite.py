@@ -1,0 +1,255 @@
+"""SQLite store: WAL mode with ``synchronous=FULL`` (a batch is on disk when
+``create_transfers`` returns); ``BEGIN IMMEDIATE`` takes the write lock."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import StaticPool
+
+from netfin.core.errors import ConfigurationError
+from netfin.ledger.model import (
+    Account,
+    AccountBalance,
+    Checkpoint,
+    JournalEntry,
+    PendingState,
+    PendingStatus,
+    Transfer,
+)
+from netfin.ledger.store import (
+    ACCOUNT_COLUMNS,
+    BALANCE_COLUMNS,
+    CHECKPOINT_COLUMNS,
+    JOURNAL_COLUMNS,
+    SCHEMA_HEAD,
+    TRANSFER_COLUMNS,
+    Head,
+    LedgerStore,
+    WriteTransaction,
+    account_from_row,
+    account_row,
+    b,
+    balance_from_row,
+    checkpoint_from_row,
+    i,
+    journal_from_row,
+    migrate,
+    transfer_from_row,
+    transfer_row,
+)
+
+_CHUNK = 4000
+_TABLES = {"accounts", "transfers", "journal", "pending_transfers", "account_balances", "checkpoints"}
+
+
+def _chunks(ids: list[bytes]) -> Iterator[list[bytes]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+class _SqliteWrite(WriteTransaction):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.c = conn
+
+    def head(self) -> Head:
+        row = self.c.execute("SELECT seq, chain_hash, timestamp FROM ledger_head WHERE id = 1").fetchone()
+        return Head(row[0], bytes(row[1]), row[2])
+
+    def _select_in(self, sql: str, keys: list[bytes]) -> Iterator[tuple[Any, ...]]:
+        for chunk in _chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            yield from self.c.execute(sql.format(marks=marks), chunk)
+
+    def load_accounts(self, ids: Iterable[int]) -> dict[int, Account]:
+        keys = [b(x) for x in set(ids)]
+        sql = f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN ({{marks}})"
+        return {a.id: a for a in map(account_from_row, self._select_in(sql, keys))}
+
+    def load_transfers(self, ids: Iterable[int]) -> dict[int, Transfer]:
+        keys = [b(x) for x in set(ids)]
+        sql = f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id IN ({{marks}})"
+        return {t.id: t for t in map(transfer_from_row, self._select_in(sql, keys))}
+
+    def load_pending(self, ids: Iterable[int]) -> dict[int, tuple[PendingStatus, int]]:
+        keys = [b(x) for x in set(ids)]
+        sql = "SELECT id, status, expires_at FROM pending_transfers WHERE id IN ({marks})"
+        return {i(r[0]): (PendingStatus(r[1]), r[2]) for r in self._select_in(sql, keys)}
+
+    def due_pending(self, now: int, limit: int) -> list[int]:
+        rows = self.c.execute(
+            "SELECT id FROM pending_transfers WHERE status = 1 AND expires_at > 0 "
+            "AND expires_at <= ? ORDER BY expires_at, id LIMIT ?",
+            (now, limit),
+        )
+        return [i(r[0]) for r in rows]
+
+    def insert_accounts(self, accounts: Sequence[Account]) -> None:
+        self.c.executemany(
+            f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            map(account_row, accounts),
+        )
+
+    def update_accounts(self, accounts: Iterable[Account]) -> None:
+        self.c.executemany(
+            "UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, "
+            "credits_posted = ?, closed = ? WHERE id = ?",
+            [
+                (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted,
+                 1 if a.closed else 0, b(a.id))
+                for a in accounts
+            ],
+        )
+
+    def insert_transfers(self, transfers: Sequence[Transfer]) -> None:
+        self.c.executemany(
+            f"INSERT INTO transfers ({TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            map(transfer_row, transfers),
+        )
+
+    def write_pending(self, new: Sequence[PendingState], changed: Sequence[PendingState]) -> None:
+        self.c.executemany(
+            "INSERT INTO pending_transfers (id, status, expires_at) VALUES (?,?,?)",
+            [(b(s.transfer.id), int(s.status), s.expires_at) for s in new],
+        )
+        self.c.executemany(
+            "UPDATE pending_transfers SET status = ? WHERE id = ?",
+            [(int(s.status), b(s.transfer.id)) for s in changed],
+        )
+
+    def insert_history(self, rows: Sequence[AccountBalance]) -> None:
+        self.c.executemany(
+            f"INSERT INTO account_balances ({BALANCE_COLUMNS}) VALUES (?,?,?,?,?,?)",
+            [(b(r.account_id), r.timestamp, r.debits_pending, r.debits_posted,
+              r.credits_pending, r.credits_posted) for r in rows],
+        )
+
+    def insert_journal(self, rows: Sequence[tuple[int, int, bytes, int, bytes, bytes]]) -> None:
+        self.c.executemany(f"INSERT INTO journal ({JOURNAL_COLUMNS}) VALUES (?,?,?,?,?,?)", rows)
+
+    def insert_checkpoint(self, c: Checkpoint) -> None:
+        self.c.execute(
+            f"INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
+            (c.seq, c.tree_size, c.root, c.chain_hash, c.timestamp, c.public_key, c.signature),
+        )
+
+    def set_head(self, head: Head) -> None:
+        self.c.execute(
+            "UPDATE ledger_head SET seq = ?, chain_hash = ?, timestamp = ? WHERE id = 1",
+            (head.seq, head.chain_hash, head.timestamp),
+        )
+
+
+class SqliteStore(LedgerStore):
+    dialect = "sqlite"
+
+    def __init__(self, url: URL) -> None:
+        self.url = url.render_as_string(hide_password=True)
+        database = url.database or ""
+        self.memory = database in ("", ":memory:")
+        try:
+            self.c = sqlite3.connect(
+                ":memory:" if self.memory else database, isolation_level=None,
+                check_same_thread=False, timeout=30.0,
+            )
+        except sqlite3.OperationalError as error:
+            raise ConfigurationError(
+                f"cannot open SQLite database {database!r}: {error}", code="database_unavailable"
+            ) from None
+        self.c.execute("PRAGMA journal_mode = WAL")
+        self.c.execute("PRAGMA synchronous = FULL")
+        self.c.execute("PRAGMA busy_timeout = 30000")
+        self.c.execute("PRAGMA cache_size = -131072")
+        self._migrate(url)
+
+    def _migrate(self, url: URL) -> None:
+        try:
+            row = self.c.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.OperationalError:
+            row = None
+        if row is not None and row[0] == SCHEMA_HEAD:
+            return
+        conn = self.c
+        engine = sa.create_engine("sqlite://", creator=lambda: conn, poolclass=StaticPool)
+        with engine.begin() as connection:
+            migrate(connection)
+
+    @contextmanager
+    def write(self) -> Iterator[WriteTransaction]:
+        self.c.execute("BEGIN IMMEDIATE")
+        try:
+            yield _SqliteWrite(self.c)
+        except BaseException:
+            self.c.execute("ROLLBACK")
+            raise
+        self.c.execute("COMMIT")
+
+    def lookup_accounts(self, ids: Sequence[int]) -> dict[int, Account]:
+        return _SqliteWrite(self.c).load_accounts(ids)
+
+    def lookup_transfers(self, ids: Sequence[int]) -> dict[int, Transfer]:
+        return _SqliteWrite(self.c).load_transfers(ids)
+
+    def account_transfers(
+        self, account_id: int, after: int, before: int, limit: int, descending: bool,
+        debits: bool, credits: bool,
+    ) -> list[Transfer]:
+        order = "DESC" if descending else "ASC"
+        parts, params = [], []
+        for enabled, column in ((debits, "debit_account_id"), (credits, "credit_account_id")):
+            if enabled:
+                parts.append(
+                    f"SELECT * FROM (SELECT {TRANSFER_COLUMNS} FROM transfers WHERE {column} = ? "
+                    f"AND timestamp > ? AND timestamp < ? ORDER BY timestamp {order} LIMIT ?)"
+                )
+                params += [b(account_id), after, before, limit]
+        if not parts:
+            return []
+        sql = " UNION ALL ".join(parts) + f" ORDER BY timestamp {order} LIMIT ?"
+        return [transfer_from_row(r) for r in self.c.execute(sql, [*params, limit])]
+
+    def account_balances(
+        self, account_id: int, after: int, before: int, limit: int, descending: bool
+    ) -> list[AccountBalance]:
+        order = "DESC" if descending else "ASC"
+        rows = self.c.execute(
+            f"SELECT {BALANCE_COLUMNS} FROM account_balances WHERE account_id = ? AND timestamp > ? "
+            f"AND timestamp < ? ORDER BY timestamp {order} LIMIT ?",
+            (b(account_id), after, before, limit),
+        )
+        return [balance_from_row(r) for r in rows]
+
+    def journal_entry(self, seq: int) -> JournalEntry | None:
+        row = self.c.execute(f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else journal_from_row(row)
+
+    def head(self) -> Head:
+        return _SqliteWrite(self.c).head()
+
+    def leaf_hashes(self, size: int) -> list[bytes]:
+        rows = self.c.execute("SELECT leaf_hash FROM journal WHERE seq <= ? ORDER BY seq", (size,))
+        return [bytes(r[0]) for r in rows]
+
+    def checkpoints(self) -> list[Checkpoint]:
+        rows = self.c.execute(f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY seq")
+        return [checkpoint_from_row(r) for r in rows]
+
+    def scan(self, table: str, order_by: str, columns: str, batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
+        if table not in _TABLES:
+            raise ValueError(f"unknown table {table}")
+        cursor = self.c.execute(f"SELECT {columns} FROM {table} ORDER BY {order_by}")
+        while rows := cursor.fetchmany(batch):
+            yield from rows
+
+    def count(self, table: str) -> int:
+        if table not in _TABLES:
+            raise ValueError(f"unknown table {table}")
+        return int(self.c.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def close(self) -> None:
+        self.c.close()
