@@ -193,6 +193,10 @@ class LedgerStore(abc.ABC):
     def checkpoints(self) -> list[Checkpoint]: ...
 
     @abc.abstractmethod
+    def snapshot(self) -> AbstractContextManager[None]:
+        """A consistent read-only view for several interleaved ``scan`` calls."""
+
+    @abc.abstractmethod
     def scan(self, table: str, order_by: str, columns: str, batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
         """Every row of a table in order, streamed (for ``verify``)."""
 

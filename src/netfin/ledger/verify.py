@@ -225,10 +225,11 @@ def verify_ledger(store: LedgerStore, public_key: bytes) -> VerifyReport:
     replay = _Replay(store)
     report = replay.report
     try:
-        replay.run()
-        _compare_state(store, replay)
-        _check_head(store, replay)
-        _check_checkpoints(store, replay, public_key)
+        with store.snapshot():
+            replay.run()
+            _compare_state(store, replay)
+            _check_head(store, replay)
+            _check_checkpoints(store, replay, public_key)
     except _Bad as bad:
         report.ok = False
         report.first_error = bad.issue

@@ -239,6 +239,14 @@ class SqliteStore(LedgerStore):
         rows = self.c.execute(f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY seq")
         return [checkpoint_from_row(r) for r in rows]
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        self.c.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.c.execute("COMMIT")
+
     def scan(self, table: str, order_by: str, columns: str, batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
         if table not in _TABLES:
             raise ValueError(f"unknown table {table}")

@@ -1,0 +1,301 @@
+"""PostgreSQL store through psycopg 3, ``synchronous_commit = on``.
+
+Writers lock the ``ledger_head`` row (``SELECT ... FOR UPDATE``) before
+anything else, so concurrent processes serialise on one row: the hash chain
+stays linear and no lock cycle (deadlock) can form. Bulk rows go in with
+``COPY``; account updates with one ``UPDATE ... FROM unnest(...)``.
+
+A ``?schema=name`` query parameter puts the ledger in its own schema (tests
+use one schema per test; deployments may host several ledgers in one database).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from netfin.core.errors import ConfigurationError
+from netfin.ledger.model import (
+    Account,
+    AccountBalance,
+    Checkpoint,
+    JournalEntry,
+    PendingState,
+    PendingStatus,
+    Transfer,
+)
+from netfin.ledger.store import (
+    ACCOUNT_COLUMNS,
+    BALANCE_COLUMNS,
+    CHECKPOINT_COLUMNS,
+    JOURNAL_COLUMNS,
+    SCHEMA_HEAD,
+    TRANSFER_COLUMNS,
+    Head,
+    LedgerStore,
+    WriteTransaction,
+    account_from_row,
+    account_row,
+    b,
+    balance_from_row,
+    checkpoint_from_row,
+    i,
+    journal_from_row,
+    migrate,
+    transfer_from_row,
+    transfer_row,
+)
+
+_TABLES = {"accounts", "transfers", "journal", "pending_transfers", "account_balances", "checkpoints"}
+_MIGRATION_LOCK = 0x6E657466696E  # "netfin"
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class _PostgresWrite(WriteTransaction):
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.c = conn
+
+    def head(self) -> Head:
+        row = self.c.execute(
+            "SELECT seq, chain_hash, timestamp FROM ledger_head WHERE id = 1 FOR UPDATE"
+        ).fetchone()
+        assert row is not None  # noqa: S101 - created by the migration; typing aid only
+        return Head(row[0], bytes(row[1]), row[2])
+
+    def load_accounts(self, ids: Iterable[int]) -> dict[int, Account]:
+        rows = self.c.execute(
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%s)", ([b(x) for x in set(ids)],)
+        )
+        return {a.id: a for a in map(account_from_row, rows)}
+
+    def load_transfers(self, ids: Iterable[int]) -> dict[int, Transfer]:
+        keys = [b(x) for x in set(ids)]
+        if not keys:
+            return {}
+        rows = self.c.execute(f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ANY(%s)", (keys,))
+        return {t.id: t for t in map(transfer_from_row, rows)}
+
+    def load_pending(self, ids: Iterable[int]) -> dict[int, tuple[PendingStatus, int]]:
+        keys = [b(x) for x in set(ids)]
+        if not keys:
+            return {}
+        rows = self.c.execute(
+            "SELECT id, status, expires_at FROM pending_transfers WHERE id = ANY(%s)", (keys,)
+        )
+        return {i(r[0]): (PendingStatus(r[1]), r[2]) for r in rows}
+
+    def due_pending(self, now: int, limit: int) -> list[int]:
+        rows = self.c.execute(
+            "SELECT id FROM pending_transfers WHERE status = 1 AND expires_at > 0 "
+            "AND expires_at <= %s ORDER BY expires_at, id LIMIT %s",
+            (now, limit),
+        )
+        return [i(r[0]) for r in rows]
+
+    def _copy(self, table: str, columns: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.c.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def insert_accounts(self, accounts: Sequence[Account]) -> None:
+        self._copy("accounts", ACCOUNT_COLUMNS, map(account_row, accounts))
+
+    def update_accounts(self, accounts: Iterable[Account]) -> None:
+        rows = list(accounts)
+        if not rows:
+            return
+        self.c.execute(
+            "UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo, "
+            "credits_pending = v.cp, credits_posted = v.cpo, closed = v.closed "
+            "FROM unnest(%s::bytea[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
+            "%s::smallint[]) AS v(id, dp, dpo, cp, cpo, closed) WHERE a.id = v.id",
+            (
+                [b(a.id) for a in rows], [a.debits_pending for a in rows],
+                [a.debits_posted for a in rows], [a.credits_pending for a in rows],
+                [a.credits_posted for a in rows], [1 if a.closed else 0 for a in rows],
+            ),
+        )
+
+    def insert_transfers(self, transfers: Sequence[Transfer]) -> None:
+        if transfers:
+            self._copy("transfers", TRANSFER_COLUMNS, map(transfer_row, transfers))
+
+    def write_pending(self, new: Sequence[PendingState], changed: Sequence[PendingState]) -> None:
+        if new:
+            self._copy("pending_transfers", "id, status, expires_at",
+                       [(b(s.transfer.id), int(s.status), s.expires_at) for s in new])
+        if changed:
+            self.c.execute(
+                "UPDATE pending_transfers AS p SET status = v.status "
+                "FROM unnest(%s::bytea[], %s::smallint[]) AS v(id, status) WHERE p.id = v.id",
+                ([b(s.transfer.id) for s in changed], [int(s.status) for s in changed]),
+            )
+
+    def insert_history(self, rows: Sequence[AccountBalance]) -> None:
+        self._copy("account_balances", BALANCE_COLUMNS,
+                   [(b(r.account_id), r.timestamp, r.debits_pending, r.debits_posted,
+                     r.credits_pending, r.credits_posted) for r in rows])
+
+    def insert_journal(self, rows: Sequence[tuple[int, int, bytes, int, bytes, bytes]]) -> None:
+        self._copy("journal", JOURNAL_COLUMNS, rows)
+
+    def insert_checkpoint(self, c: Checkpoint) -> None:
+        self.c.execute(
+            f"INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s)",
+            (c.seq, c.tree_size, c.root, c.chain_hash, c.timestamp, c.public_key, c.signature),
+        )
+
+    def set_head(self, head: Head) -> None:
+        self.c.execute(
+            "UPDATE ledger_head SET seq = %s, chain_hash = %s, timestamp = %s WHERE id = 1",
+            (head.seq, head.chain_hash, head.timestamp),
+        )
+
+
+class PostgresStore(LedgerStore):
+    dialect = "postgresql"
+
+    def __init__(self, url: URL) -> None:
+        self.url = url.render_as_string(hide_password=True)
+        query = dict(url.query)
+        schema = str(query.pop("schema", "public"))
+        if not _SCHEMA_NAME.match(schema):
+            raise ConfigurationError(f"invalid schema name {schema!r}", code="database_url_invalid")
+        self.schema = schema
+        url = url.set(query=query)
+        self._migrate(url)
+        try:
+            self.c: psycopg.Connection[Any] = psycopg.connect(
+                host=url.host or "127.0.0.1", port=url.port or 5432, dbname=url.database,
+                user=url.username or None, password=url.password or None,
+                options=f"-c search_path={schema} -c synchronous_commit=on", connect_timeout=10,
+            )
+        except psycopg.OperationalError as error:
+            raise ConfigurationError(
+                f"cannot connect to PostgreSQL at {self.url}: {error}", code="database_unavailable"
+            ) from None
+
+    def _migrate(self, url: URL) -> None:
+        try:
+            engine = sa.create_engine(url, connect_args={"connect_timeout": 10})
+            with engine.connect() as connection:
+                connection.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+                try:
+                    connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+                    connection.execute(sa.text(f'SET search_path TO "{self.schema}"'))
+                    connection.commit()
+                    version = connection.execute(sa.text(
+                        "SELECT to_regclass('alembic_version') IS NOT NULL")).scalar()
+                    if not version or connection.execute(sa.text(
+                            "SELECT version_num FROM alembic_version")).scalar() != SCHEMA_HEAD:
+                        migrate(connection)
+                        connection.commit()
+                finally:
+                    connection.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+                    connection.commit()
+            engine.dispose()
+        except sa.exc.OperationalError as error:
+            raise ConfigurationError(
+                f"cannot connect to PostgreSQL at {self.url}: {error.orig}", code="database_unavailable"
+            ) from None
+
+    @contextmanager
+    def write(self) -> Iterator[WriteTransaction]:
+        with self.c.transaction():
+            yield _PostgresWrite(self.c)
+
+    @contextmanager
+    def _read(self) -> Iterator[psycopg.Connection[Any]]:
+        with self.c.transaction():
+            yield self.c
+
+    def lookup_accounts(self, ids: Sequence[int]) -> dict[int, Account]:
+        with self._read() as c:
+            return _PostgresWrite(c).load_accounts(ids)
+
+    def lookup_transfers(self, ids: Sequence[int]) -> dict[int, Transfer]:
+        with self._read() as c:
+            return _PostgresWrite(c).load_transfers(ids)
+
+    def account_transfers(
+        self, account_id: int, after: int, before: int, limit: int, descending: bool,
+        debits: bool, credits: bool,
+    ) -> list[Transfer]:
+        order = "DESC" if descending else "ASC"
+        parts, params = [], []
+        for enabled, column in ((debits, "debit_account_id"), (credits, "credit_account_id")):
+            if enabled:
+                parts.append(
+                    f"(SELECT {TRANSFER_COLUMNS} FROM transfers WHERE {column} = %s "
+                    f"AND timestamp > %s AND timestamp < %s ORDER BY timestamp {order} LIMIT %s)"
+                )
+                params += [b(account_id), after, before, limit]
+        if not parts:
+            return []
+        sql = " UNION ALL ".join(parts) + f" ORDER BY timestamp {order} LIMIT %s"
+        with self._read() as c:
+            return [transfer_from_row(r) for r in c.execute(sql, [*params, limit])]
+
+    def account_balances(
+        self, account_id: int, after: int, before: int, limit: int, descending: bool
+    ) -> list[AccountBalance]:
+        order = "DESC" if descending else "ASC"
+        with self._read() as c:
+            rows = c.execute(
+                f"SELECT {BALANCE_COLUMNS} FROM account_balances WHERE account_id = %s "
+                f"AND timestamp > %s AND timestamp < %s ORDER BY timestamp {order} LIMIT %s",
+                (b(account_id), after, before, limit),
+            )
+            return [balance_from_row(r) for r in rows]
+
+    def journal_entry(self, seq: int) -> JournalEntry | None:
+        with self._read() as c:
+            row = c.execute(f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq = %s", (seq,)).fetchone()
+        return None if row is None else journal_from_row(row)
+
+    def head(self) -> Head:
+        with self._read() as c:
+            row = c.execute("SELECT seq, chain_hash, timestamp FROM ledger_head WHERE id = 1").fetchone()
+        assert row is not None  # noqa: S101 - typing aid
+        return Head(row[0], bytes(row[1]), row[2])
+
+    def leaf_hashes(self, size: int) -> list[bytes]:
+        with self._read() as c:
+            rows = c.execute("SELECT leaf_hash FROM journal WHERE seq <= %s ORDER BY seq", (size,))
+            return [bytes(r[0]) for r in rows]
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self._read() as c:
+            rows = c.execute(f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY seq")
+            return [checkpoint_from_row(r) for r in rows]
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        with self.c.transaction():
+            self.c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
+    def scan(self, table: str, order_by: str, columns: str, batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
+        """Call inside ``snapshot()``: the named cursor lives in its transaction."""
+        if table not in _TABLES:
+            raise ValueError(f"unknown table {table}")
+        with self.c.cursor(name=f"scan_{table}") as cursor:
+            cursor.execute(f"SELECT {columns} FROM {table} ORDER BY {order_by}")
+            while rows := cursor.fetchmany(batch):
+                yield from rows
+
+    def count(self, table: str) -> int:
+        if table not in _TABLES:
+            raise ValueError(f"unknown table {table}")
+        with self._read() as c:
+            row = c.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self.c.close()

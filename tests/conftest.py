@@ -1,0 +1,84 @@
+"""Shared fixtures: one ledger per test on each store.
+
+PostgreSQL tests use the server at 127.0.0.1:5432 (database ``test``), each
+test in a schema of its own. Where PostgreSQL is unreachable they skip with a
+one-line reason, except under ``CI=true``, where an unreachable PostgreSQL is
+a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from netfin.core.clock import ManualClock
+from netfin.ledger import Ledger
+
+PG_DSN = os.environ.get("NETFIN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_reachable() -> str | None:
+    try:
+        with psycopg.connect(PG_DSN, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as error:
+        return str(error).strip().splitlines()[0]
+    return None
+
+
+_PG_ERROR = _pg_reachable()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _PG_ERROR and os.environ.get("CI") == "true":
+        raise pytest.UsageError(f"CI=true but PostgreSQL is unreachable at {PG_DSN}: {_PG_ERROR}")
+
+
+@pytest.fixture(autouse=True)
+def _netfin_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkpoint keys go to a per-session temporary home, never to ~/.netfin."""
+    monkeypatch.setenv("NETFIN_HOME", str(tmp_path_factory.getbasetemp() / "netfin-home"))
+    monkeypatch.delenv("NETFIN_LEDGER_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("NETFIN_LEDGER_KEY_FILE", raising=False)
+
+
+def pg_schema_url(schema: str) -> str:
+    return f"{PG_DSN}?schema={schema}"
+
+
+def drop_pg_schema(schema: str) -> None:
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    if _PG_ERROR:
+        pytest.skip(f"PostgreSQL unreachable at {PG_DSN}: {_PG_ERROR}")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    yield pg_schema_url(schema)
+    drop_pg_schema(schema)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A fresh, empty ledger database URL on each store."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def ledger(store_url: str, clock: ManualClock) -> Iterator[Ledger]:
+    with Ledger.open(store_url, clock=clock) as opened:
+        yield opened
