@@ -57,9 +57,7 @@ class Money:
         currency_exponent(self.currency)
 
     @classmethod
-    def from_decimal(
-        cls, amount: Decimal, currency: str, *, rounding: str = ROUND_HALF_EVEN
-    ) -> Money:
+    def from_decimal(cls, amount: Decimal, currency: str, *, rounding: str = ROUND_HALF_EVEN) -> Money:
         """Major units (``Decimal('12.34')``) to minor units with a named rounding."""
         if not isinstance(amount, Decimal):
             raise InvalidInput("amount must be a Decimal", code="amount_not_decimal")

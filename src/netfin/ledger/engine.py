@@ -244,8 +244,7 @@ class TransferBatch:
         snapshots = self._snapshots or {}
         for account_id, snap in snapshots.items():
             acc = self.accounts[account_id]
-            (acc.debits_pending, acc.debits_posted, acc.credits_pending, acc.credits_posted,
-             acc.flags) = snap
+            (acc.debits_pending, acc.debits_posted, acc.credits_pending, acc.credits_posted, acc.flags) = snap
         for state, old_status in reversed(self._pending_undo):
             if old_status is None:
                 del self.pendings[state.transfer.id]
@@ -270,8 +269,13 @@ class TransferBatch:
         self.outcome.touched[acc.id] = acc
         snapshots = self._snapshots
         if snapshots is not None and acc.id not in snapshots:
-            snapshots[acc.id] = (acc.debits_pending, acc.debits_posted, acc.credits_pending,
-                                 acc.credits_posted, acc.flags)
+            snapshots[acc.id] = (
+                acc.debits_pending,
+                acc.debits_posted,
+                acc.credits_pending,
+                acc.credits_posted,
+                acc.flags,
+            )
 
     # -- one event --------------------------------------------------------
 
@@ -459,14 +463,26 @@ def _check_balances(dr: Account, cr: Account, amount: int, pending: bool) -> Cre
 
 def _copy_transfer(t: Transfer) -> Transfer:
     return Transfer(
-        t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.code, int(t.flags),
-        t.pending_id, t.timeout, t.user_data_128, t.user_data_64, t.user_data_32, t.timestamp,
+        t.id,
+        t.debit_account_id,
+        t.credit_account_id,
+        t.amount,
+        t.currency,
+        t.code,
+        int(t.flags),
+        t.pending_id,
+        t.timeout,
+        t.user_data_128,
+        t.user_data_64,
+        t.user_data_32,
+        t.timestamp,
     )
 
 
 def _balance_row(acc: Account, timestamp: int) -> AccountBalance:
-    return AccountBalance(acc.id, timestamp, acc.debits_pending, acc.debits_posted,
-                          acc.credits_pending, acc.credits_posted)
+    return AccountBalance(
+        acc.id, timestamp, acc.debits_pending, acc.debits_posted, acc.credits_pending, acc.credits_posted
+    )
 
 
 def expire_pending(state: PendingState, accounts: dict[int, Account]) -> None:
@@ -559,8 +575,16 @@ def run_account_batch(
             result = A.OK if prior is None else compare_existing_account(a, prior)
         results[index] = result
         if result is A.OK:
-            stored = Account(a.id, a.currency, a.code, int(a.flags), a.user_data_128, a.user_data_64,
-                             a.user_data_32, timestamp=timestamp_start + index)
+            stored = Account(
+                a.id,
+                a.currency,
+                a.code,
+                int(a.flags),
+                a.user_data_128,
+                a.user_data_64,
+                a.user_data_32,
+                timestamp=timestamp_start + index,
+            )
             created.append(stored)
             seen[a.id] = stored
         elif chain_start >= 0:

@@ -158,17 +158,11 @@ class CreateTransferResult(enum.StrEnum):
     DEBIT_ACCOUNT_NOT_FOUND = "debit_account_not_found"
     CREDIT_ACCOUNT_NOT_FOUND = "credit_account_not_found"
     ACCOUNTS_MUST_HAVE_THE_SAME_CURRENCY = "accounts_must_have_the_same_currency"
-    TRANSFER_MUST_HAVE_THE_SAME_CURRENCY_AS_ACCOUNTS = (
-        "transfer_must_have_the_same_currency_as_accounts"
-    )
+    TRANSFER_MUST_HAVE_THE_SAME_CURRENCY_AS_ACCOUNTS = "transfer_must_have_the_same_currency_as_accounts"
     PENDING_TRANSFER_NOT_FOUND = "pending_transfer_not_found"
     PENDING_TRANSFER_NOT_PENDING = "pending_transfer_not_pending"
-    PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID = (
-        "pending_transfer_has_different_debit_account_id"
-    )
-    PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID = (
-        "pending_transfer_has_different_credit_account_id"
-    )
+    PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID = "pending_transfer_has_different_debit_account_id"
+    PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID = "pending_transfer_has_different_credit_account_id"
     PENDING_TRANSFER_HAS_DIFFERENT_CURRENCY = "pending_transfer_has_different_currency"
     PENDING_TRANSFER_HAS_DIFFERENT_CODE = "pending_transfer_has_different_code"
     EXCEEDS_PENDING_TRANSFER_AMOUNT = "exceeds_pending_transfer_amount"

@@ -23,7 +23,6 @@ from netfin.ledger.model import (
     InclusionProof,
     JournalKind,
     PendingState,
-    PendingStatus,
     Transfer,
 )
 from netfin.ledger.store import Head, LedgerStore, WriteTransaction, b, open_store
@@ -34,12 +33,31 @@ _POST_OR_VOID = 4 | 8
 EXPIRY_PER_BATCH_MAX = 8190
 _RETRIES_MAX = 8
 _INT_FIELDS = (
-    "id", "debit_account_id", "credit_account_id", "amount", "code", "flags", "pending_id",
-    "timeout", "user_data_128", "user_data_64", "user_data_32", "timestamp",
+    "id",
+    "debit_account_id",
+    "credit_account_id",
+    "amount",
+    "code",
+    "flags",
+    "pending_id",
+    "timeout",
+    "user_data_128",
+    "user_data_64",
+    "user_data_32",
+    "timestamp",
 )
 _ACCOUNT_INT_FIELDS = (
-    "id", "code", "flags", "user_data_128", "user_data_64", "user_data_32", "debits_pending",
-    "debits_posted", "credits_pending", "credits_posted", "timestamp",
+    "id",
+    "code",
+    "flags",
+    "user_data_128",
+    "user_data_64",
+    "user_data_32",
+    "debits_pending",
+    "debits_posted",
+    "credits_pending",
+    "credits_posted",
+    "timestamp",
 )
 
 T = TypeVar("T")
@@ -66,8 +84,12 @@ class Ledger:
     """
 
     def __init__(
-        self, store: LedgerStore, *, clock: Clock | None = None,
-        signing_key: Ed25519PrivateKey | None = None, key_file: str | None = None,
+        self,
+        store: LedgerStore,
+        *,
+        clock: Clock | None = None,
+        signing_key: Ed25519PrivateKey | None = None,
+        key_file: str | None = None,
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
@@ -76,8 +98,12 @@ class Ledger:
 
     @classmethod
     def open(
-        cls, url: str = "sqlite:///netfin.db", *, clock: Clock | None = None,
-        signing_key: Ed25519PrivateKey | None = None, key_file: str | None = None,
+        cls,
+        url: str = "sqlite:///netfin.db",
+        *,
+        clock: Clock | None = None,
+        signing_key: Ed25519PrivateKey | None = None,
+        key_file: str | None = None,
     ) -> Ledger:
         return cls(open_store(url), clock=clock, signing_key=signing_key, key_file=key_file)
 
@@ -117,8 +143,10 @@ class Ledger:
             if created:
                 rows, new_head = _chain(
                     head,
-                    [(JournalKind.ACCOUNT, a.id, a.timestamp,
-                      journal.encode_account(a, a.flags)) for a in created],
+                    [
+                        (JournalKind.ACCOUNT, a.id, a.timestamp, journal.encode_account(a, a.flags))
+                        for a in created
+                    ],
                 )
                 tx.insert_accounts(created)
                 tx.insert_journal(rows)
@@ -151,10 +179,13 @@ class Ledger:
             outcome = batch.run(list(transfers), now + len(expired))
             if not outcome.created and not expired:
                 return outcome.results
-            entries = [(JournalKind.EXPIRY, s.transfer.id, now + k,
-                        journal.encode_expiry(s.transfer.id, now + k)) for k, s in enumerate(expired)]
-            entries += [(JournalKind.TRANSFER, t.id, t.timestamp, journal.encode_transfer(t))
-                        for t in outcome.created]
+            entries = [
+                (JournalKind.EXPIRY, s.transfer.id, now + k, journal.encode_expiry(s.transfer.id, now + k))
+                for k, s in enumerate(expired)
+            ]
+            entries += [
+                (JournalKind.TRANSFER, t.id, t.timestamp, journal.encode_transfer(t)) for t in outcome.created
+            ]
             rows, new_head = _chain(head, entries)
             touched = dict(outcome.touched)
             for state in expired:
@@ -196,7 +227,7 @@ class Ledger:
         for tries in range(_RETRIES_MAX):
             try:
                 return attempt()
-            except Exception as error:  # noqa: BLE001 - filtered below, re-raised otherwise
+            except Exception as error:
                 if tries == _RETRIES_MAX - 1 or not _is_transient(error):
                     raise
                 time.sleep(delay)
@@ -216,9 +247,16 @@ class Ledger:
         return [found[x] for x in ids if x in found]
 
     def account_transfers(
-        self, account_id: int, *, cursor: str | None = None, limit: int = 100,
-        timestamp_min: int = 0, timestamp_max: int = 0, reverse: bool = False,
-        debits: bool = True, credits: bool = True,
+        self,
+        account_id: int,
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+        timestamp_min: int = 0,
+        timestamp_max: int = 0,
+        reverse: bool = False,
+        debits: bool = True,
+        credits: bool = True,
     ) -> TransferPage:
         after, before = _window(cursor, limit, timestamp_min, timestamp_max, reverse)
         rows = self.store.account_transfers(account_id, after, before, limit, reverse, debits, credits)
@@ -226,13 +264,31 @@ class Ledger:
         return TransferPage(rows, None if last is None else str(last))
 
     def account_balances(
-        self, account_id: int, *, cursor: str | None = None, limit: int = 100,
-        timestamp_min: int = 0, timestamp_max: int = 0, reverse: bool = False,
+        self,
+        account_id: int,
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+        timestamp_min: int = 0,
+        timestamp_max: int = 0,
+        reverse: bool = False,
     ) -> BalancePage:
         after, before = _window(cursor, limit, timestamp_min, timestamp_max, reverse)
         rows = self.store.account_balances(account_id, after, before, limit, reverse)
         last = rows[-1].timestamp if len(rows) == limit else None
         return BalancePage(rows, None if last is None else str(last))
+
+    def list_accounts(
+        self, *, cursor: str | None = None, limit: int = 100
+    ) -> tuple[list[Account], str | None]:
+        after, _ = _window(cursor, limit, 0, 0, False)
+        rows = self.store.accounts_page(after, limit)
+        return rows, (str(rows[-1].timestamp) if len(rows) == limit else None)
+
+    def list_transfers(self, *, cursor: str | None = None, limit: int = 100) -> TransferPage:
+        after, _ = _window(cursor, limit, 0, 0, False)
+        rows = self.store.transfers_page(after, limit)
+        return TransferPage(rows, str(rows[-1].timestamp) if len(rows) == limit else None)
 
     # -- verification ---------------------------------------------------------
 
@@ -244,9 +300,7 @@ class Ledger:
             checkpoints = self.store.checkpoints()
             seq = checkpoints[-1].seq + 1 if checkpoints else 1
             root = journal.merkle_root(self.store.leaf_hashes(head.seq))
-            signed = journal.sign_checkpoint(
-                key, seq, head.seq, self._timestamp(head), root, head.chain_hash
-            )
+            signed = journal.sign_checkpoint(key, seq, head.seq, self._timestamp(head), root, head.chain_hash)
             tx.insert_checkpoint(signed)
             return signed
 
@@ -286,7 +340,7 @@ class Ledger:
                 high = mid - 1
         raise NotFound("transfer has no journal entry", code="journal_entry_missing")
 
-    def verify(self) -> "VerifyReport":
+    def verify(self) -> VerifyReport:
         from netfin.ledger.verify import verify_ledger
 
         return verify_ledger(self.store, self.public_key)
@@ -336,10 +390,8 @@ def _check_batch(events: Sequence[object], kind: type, int_fields: tuple[str, ..
         for name in int_fields:
             value = getattr(event, name)
             if not isinstance(value, int) or isinstance(value, bool):
-                raise InvalidInput(
-                    f"event {index}: field {name} must be an int", code="field_type_invalid"
-                )
-        if type(getattr(event, "currency")) is not str:
+                raise InvalidInput(f"event {index}: field {name} must be an int", code="field_type_invalid")
+        if type(event.currency) is not str:
             raise InvalidInput(f"event {index}: currency must be a str", code="field_type_invalid")
 
 
@@ -379,8 +431,9 @@ def _is_transient(error: BaseException) -> bool:
         import psycopg.errors as pg_errors
     except ImportError:  # pragma: no cover - psycopg is a core dependency
         return False
-    return isinstance(error, (pg_errors.DeadlockDetected, pg_errors.SerializationFailure,
-                              pg_errors.LockNotAvailable))
+    return isinstance(
+        error, (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
+    )
 
 
 from netfin.ledger.verify import VerifyReport  # noqa: E402  (cycle-free: verify imports no service)

@@ -49,9 +49,7 @@ TRANSFER_COLUMNS = (
 )
 JOURNAL_COLUMNS = "seq, kind, ref_id, timestamp, leaf_hash, chain_hash"
 CHECKPOINT_COLUMNS = "seq, tree_size, root, chain_hash, timestamp, public_key, signature"
-BALANCE_COLUMNS = (
-    "account_id, timestamp, debits_pending, debits_posted, credits_pending, credits_posted"
-)
+BALANCE_COLUMNS = "account_id, timestamp, debits_pending, debits_posted, credits_pending, credits_posted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,31 +69,72 @@ def i(value: bytes) -> int:
 
 def account_row(a: Account) -> tuple[Any, ...]:
     return (
-        b(a.id), a.currency, a.code, a.flags & ~_CLOSED, b(a.user_data_128), a.user_data_64,
-        a.user_data_32, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted,
-        1 if a.flags & _CLOSED else 0, a.timestamp,
+        b(a.id),
+        a.currency,
+        a.code,
+        a.flags & ~_CLOSED,
+        b(a.user_data_128),
+        a.user_data_64,
+        a.user_data_32,
+        a.debits_pending,
+        a.debits_posted,
+        a.credits_pending,
+        a.credits_posted,
+        1 if a.flags & _CLOSED else 0,
+        a.timestamp,
     )
 
 
 def account_from_row(r: Sequence[Any]) -> Account:
     return Account(
-        i(r[0]), r[1], r[2], r[3] | (_CLOSED if r[11] else 0), i(r[4]), r[5], r[6],
-        r[7], r[8], r[9], r[10], r[12],
+        i(r[0]),
+        r[1],
+        r[2],
+        r[3] | (_CLOSED if r[11] else 0),
+        i(r[4]),
+        r[5],
+        r[6],
+        r[7],
+        r[8],
+        r[9],
+        r[10],
+        r[12],
     )
 
 
 def transfer_row(t: Transfer) -> tuple[Any, ...]:
     return (
-        b(t.id), b(t.debit_account_id), b(t.credit_account_id), t.amount, t.currency, t.code,
-        t.flags, b(t.pending_id), t.timeout, b(t.user_data_128), t.user_data_64,
-        t.user_data_32, t.timestamp,
+        b(t.id),
+        b(t.debit_account_id),
+        b(t.credit_account_id),
+        t.amount,
+        t.currency,
+        t.code,
+        t.flags,
+        b(t.pending_id),
+        t.timeout,
+        b(t.user_data_128),
+        t.user_data_64,
+        t.user_data_32,
+        t.timestamp,
     )
 
 
 def transfer_from_row(r: Sequence[Any]) -> Transfer:
     return Transfer(
-        i(r[0]), i(r[1]), i(r[2]), r[3], r[4], r[5], r[6], i(r[7]), r[8], i(r[9]), r[10],
-        r[11], r[12],
+        i(r[0]),
+        i(r[1]),
+        i(r[2]),
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        i(r[7]),
+        r[8],
+        i(r[9]),
+        r[10],
+        r[11],
+        r[12],
     )
 
 
@@ -171,14 +210,28 @@ class LedgerStore(abc.ABC):
 
     @abc.abstractmethod
     def account_transfers(
-        self, account_id: int, after: int, before: int, limit: int, descending: bool,
-        debits: bool, credits: bool,
+        self,
+        account_id: int,
+        after: int,
+        before: int,
+        limit: int,
+        descending: bool,
+        debits: bool,
+        credits: bool,
     ) -> list[Transfer]: ...
 
     @abc.abstractmethod
     def account_balances(
         self, account_id: int, after: int, before: int, limit: int, descending: bool
     ) -> list[AccountBalance]: ...
+
+    @abc.abstractmethod
+    def accounts_page(self, after: int, limit: int) -> list[Account]:
+        """Accounts in creation order with timestamp > ``after``."""
+
+    @abc.abstractmethod
+    def transfers_page(self, after: int, limit: int) -> list[Transfer]:
+        """Transfers in commit order with timestamp > ``after``."""
 
     @abc.abstractmethod
     def journal_entry(self, seq: int) -> JournalEntry | None: ...
@@ -235,9 +288,7 @@ def parse_database_url(url: str) -> URL:
         return parsed
     if backend in ("postgresql", "postgres"):
         if not parsed.database:
-            raise ConfigurationError(
-                f"PostgreSQL URL {url!r} names no database", code="database_url_invalid"
-            )
+            raise ConfigurationError(f"PostgreSQL URL {url!r} names no database", code="database_url_invalid")
         return parsed.set(drivername="postgresql+psycopg")
     raise ConfigurationError(
         f"unsupported database {backend!r} in {url!r}; netfin supports sqlite and postgresql",

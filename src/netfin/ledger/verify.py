@@ -66,9 +66,13 @@ class VerifyReport:
             "accounts": self.accounts,
             "transfers": self.transfers,
             "checkpoints": self.checkpoints,
-            "first_error": None if self.first_error is None else {
-                "table": self.first_error.table, "seq": self.first_error.seq,
-                "ref": self.first_error.ref, "reason": self.first_error.reason,
+            "first_error": None
+            if self.first_error is None
+            else {
+                "table": self.first_error.table,
+                "seq": self.first_error.seq,
+                "ref": self.first_error.ref,
+                "reason": self.first_error.reason,
                 "message": str(self.first_error),
             },
             "currencies": self.currencies,
@@ -114,24 +118,41 @@ class _Replay:
             payload = self._entry(seq, kind, ref, row[3], accounts, transfers)
             leaf = journal.leaf_hash(payload)
             if leaf != bytes(row[4]):
-                raise _Bad(VerifyIssue(_table(kind), "row does not match its journal leaf hash (altered)", seq, f"{ref:032x}"))
+                raise _Bad(
+                    VerifyIssue(
+                        _table(kind), "row does not match its journal leaf hash (altered)", seq, f"{ref:032x}"
+                    )
+                )
             chain = journal.chain_hash(chain, leaf)
             if chain != bytes(row[5]):
-                raise _Bad(VerifyIssue("journal", "hash chain broken (entry altered, inserted or reordered)", seq))
+                raise _Bad(
+                    VerifyIssue("journal", "hash chain broken (entry altered, inserted or reordered)", seq)
+                )
             self.leaves.append(leaf)
             self.chains.append(chain)
             expected_seq += 1
         for peek, table in ((accounts, "accounts"), (transfers, "transfers")):
             if peek.row is not None:
-                raise _Bad(VerifyIssue(table, "row has no journal entry (inserted behind the ledger's back)",
-                                       ref=f"{i(peek.row[0]):032x}"))
+                raise _Bad(
+                    VerifyIssue(
+                        table,
+                        "row has no journal entry (inserted behind the ledger's back)",
+                        ref=f"{i(peek.row[0]):032x}",
+                    )
+                )
         self.report.journal_entries = expected_seq - 1
 
-    def _entry(self, seq: int, kind: int, ref: int, timestamp: int, accounts: _Peek, transfers: _Peek) -> bytes:
+    def _entry(
+        self, seq: int, kind: int, ref: int, timestamp: int, accounts: _Peek, transfers: _Peek
+    ) -> bytes:
         if kind == JournalKind.ACCOUNT:
             row = accounts.take()
             if row is None or i(row[0]) != ref or row[12] != timestamp:
-                raise _Bad(VerifyIssue("accounts", "account row missing, moved or re-timestamped", seq, f"{ref:032x}"))
+                raise _Bad(
+                    VerifyIssue(
+                        "accounts", "account row missing, moved or re-timestamped", seq, f"{ref:032x}"
+                    )
+                )
             account = account_from_row(row)
             creation_flags = row[3]
             self.balances[ref] = [0, 0, 0, 0, 0]
@@ -141,7 +162,11 @@ class _Replay:
         if kind == JournalKind.TRANSFER:
             row = transfers.take()
             if row is None or i(row[0]) != ref or row[12] != timestamp:
-                raise _Bad(VerifyIssue("transfers", "transfer row missing, moved or re-timestamped", seq, f"{ref:032x}"))
+                raise _Bad(
+                    VerifyIssue(
+                        "transfers", "transfer row missing, moved or re-timestamped", seq, f"{ref:032x}"
+                    )
+                )
             transfer = transfer_from_row(row)
             self._apply(seq, transfer)
             self.report.transfers += 1
@@ -155,10 +180,16 @@ class _Replay:
         dr = self.balances.get(t.debit_account_id)
         cr = self.balances.get(t.credit_account_id)
         if dr is None or cr is None:
-            raise _Bad(VerifyIssue("transfers", "transfer names an account created after it or never", seq, f"{t.id:032x}"))
+            raise _Bad(
+                VerifyIssue(
+                    "transfers", "transfer names an account created after it or never", seq, f"{t.id:032x}"
+                )
+            )
         for account_id in (t.debit_account_id, t.credit_account_id):
             if self.meta[account_id][0] != t.currency:
-                raise _Bad(VerifyIssue("transfers", "currency differs from its accounts", seq, f"{t.id:032x}"))
+                raise _Bad(
+                    VerifyIssue("transfers", "currency differs from its accounts", seq, f"{t.id:032x}")
+                )
         return dr, cr
 
     def _apply(self, seq: int, t: Transfer) -> None:
@@ -178,7 +209,13 @@ class _Replay:
         if t.flags & _PENDING:
             dr[0] += t.amount
             cr[2] += t.amount
-            self.pending[t.id] = [t.debit_account_id, t.credit_account_id, t.amount, t.flags, PendingStatus.PENDING]
+            self.pending[t.id] = [
+                t.debit_account_id,
+                t.credit_account_id,
+                t.amount,
+                t.flags,
+                PendingStatus.PENDING,
+            ]
             if t.flags & _CLOSE_DR:
                 dr[4] = 1
             if t.flags & _CLOSE_CR:
@@ -192,7 +229,11 @@ class _Replay:
     def _release(self, seq: int, pending_id: int, status: PendingStatus) -> list[Any]:
         p = self.pending.get(pending_id)
         if p is None or p[4] != PendingStatus.PENDING:
-            raise _Bad(VerifyIssue("pending_transfers", "resolves a transfer that is not pending", seq, f"{pending_id:032x}"))
+            raise _Bad(
+                VerifyIssue(
+                    "pending_transfers", "resolves a transfer that is not pending", seq, f"{pending_id:032x}"
+                )
+            )
         dr, cr = self.balances[p[0]], self.balances[p[1]]
         dr[0] -= p[2]
         cr[2] -= p[2]
@@ -245,20 +286,34 @@ def _compare_state(store: LedgerStore, replay: _Replay) -> None:
         account_id = i(row[0])
         expected = replay.balances[account_id]
         if [row[7], row[8], row[9], row[10], row[11]] != expected:
-            raise _Bad(VerifyIssue("accounts", "stored balances differ from the journal's replay", ref=f"{account_id:032x}"))
+            raise _Bad(
+                VerifyIssue(
+                    "accounts", "stored balances differ from the journal's replay", ref=f"{account_id:032x}"
+                )
+            )
     pending_rows = 0
     for row in store.scan("pending_transfers", "id", "id, status, expires_at"):
         pending_rows += 1
         p = replay.pending.get(i(row[0]))
         if p is None or int(p[4]) != row[1]:
-            raise _Bad(VerifyIssue("pending_transfers", "status differs from the journal's replay", ref=f"{i(row[0]):032x}"))
+            raise _Bad(
+                VerifyIssue(
+                    "pending_transfers", "status differs from the journal's replay", ref=f"{i(row[0]):032x}"
+                )
+            )
     if pending_rows != len(replay.pending):
         raise _Bad(VerifyIssue("pending_transfers", "a pending transfer's status row is missing"))
     history_rows = 0
     for row in store.scan("account_balances", "account_id, timestamp", BALANCE_COLUMNS):
         history_rows += 1
         if replay.history.get((i(row[0]), row[1])) != tuple(row[2:6]):
-            raise _Bad(VerifyIssue("account_balances", "history row differs from the journal's replay", ref=f"{i(row[0]):032x}"))
+            raise _Bad(
+                VerifyIssue(
+                    "account_balances",
+                    "history row differs from the journal's replay",
+                    ref=f"{i(row[0]):032x}",
+                )
+            )
     if history_rows != len(replay.history):
         raise _Bad(VerifyIssue("account_balances", "history rows are missing"))
 
@@ -275,11 +330,16 @@ def _check_checkpoints(store: LedgerStore, replay: _Replay, public_key: bytes) -
     for checkpoint in store.checkpoints():
         replay.report.checkpoints += 1
         where = VerifyIssue("checkpoints", "", ref=str(checkpoint.seq))
-        if checkpoint.public_key != public_key or not journal.checkpoint_signature_valid(checkpoint, public_key):
+        if checkpoint.public_key != public_key or not journal.checkpoint_signature_valid(
+            checkpoint, public_key
+        ):
             where.reason = "signature invalid or signed by another key"
             raise _Bad(where)
         if checkpoint.tree_size > len(replay.leaves):
-            where.reason = f"signed {checkpoint.tree_size} entries but the journal holds {len(replay.leaves)} (entries deleted)"
+            where.reason = (
+                f"signed {checkpoint.tree_size} entries but the journal holds "
+                f"{len(replay.leaves)} (entries deleted)"
+            )
             raise _Bad(where)
         if checkpoint.tree_size and (
             tree.get_root(checkpoint.tree_size) != checkpoint.root

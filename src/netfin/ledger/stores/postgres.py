@@ -116,9 +116,12 @@ class _PostgresWrite(WriteTransaction):
             "FROM unnest(%s::bytea[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
             "%s::smallint[]) AS v(id, dp, dpo, cp, cpo, closed) WHERE a.id = v.id",
             (
-                [b(a.id) for a in rows], [a.debits_pending for a in rows],
-                [a.debits_posted for a in rows], [a.credits_pending for a in rows],
-                [a.credits_posted for a in rows], [1 if a.closed else 0 for a in rows],
+                [b(a.id) for a in rows],
+                [a.debits_pending for a in rows],
+                [a.debits_posted for a in rows],
+                [a.credits_pending for a in rows],
+                [a.credits_posted for a in rows],
+                [1 if a.closed else 0 for a in rows],
             ),
         )
 
@@ -128,8 +131,11 @@ class _PostgresWrite(WriteTransaction):
 
     def write_pending(self, new: Sequence[PendingState], changed: Sequence[PendingState]) -> None:
         if new:
-            self._copy("pending_transfers", "id, status, expires_at",
-                       [(b(s.transfer.id), int(s.status), s.expires_at) for s in new])
+            self._copy(
+                "pending_transfers",
+                "id, status, expires_at",
+                [(b(s.transfer.id), int(s.status), s.expires_at) for s in new],
+            )
         if changed:
             self.c.execute(
                 "UPDATE pending_transfers AS p SET status = v.status "
@@ -138,9 +144,21 @@ class _PostgresWrite(WriteTransaction):
             )
 
     def insert_history(self, rows: Sequence[AccountBalance]) -> None:
-        self._copy("account_balances", BALANCE_COLUMNS,
-                   [(b(r.account_id), r.timestamp, r.debits_pending, r.debits_posted,
-                     r.credits_pending, r.credits_posted) for r in rows])
+        self._copy(
+            "account_balances",
+            BALANCE_COLUMNS,
+            [
+                (
+                    b(r.account_id),
+                    r.timestamp,
+                    r.debits_pending,
+                    r.debits_posted,
+                    r.credits_pending,
+                    r.credits_posted,
+                )
+                for r in rows
+            ],
+        )
 
     def insert_journal(self, rows: Sequence[tuple[int, int, bytes, int, bytes, bytes]]) -> None:
         self._copy("journal", JOURNAL_COLUMNS, rows)
@@ -172,9 +190,13 @@ class PostgresStore(LedgerStore):
         self._migrate(url)
         try:
             self.c: psycopg.Connection[Any] = psycopg.connect(
-                host=url.host or "127.0.0.1", port=url.port or 5432, dbname=url.database,
-                user=url.username or None, password=url.password or None,
-                options=f"-c search_path={schema} -c synchronous_commit=on", connect_timeout=10,
+                host=url.host or "127.0.0.1",
+                port=url.port or 5432,
+                dbname=url.database,
+                user=url.username or None,
+                password=url.password or None,
+                options=f"-c search_path={schema} -c synchronous_commit=on",
+                connect_timeout=10,
             )
         except psycopg.OperationalError as error:
             raise ConfigurationError(
@@ -190,10 +212,14 @@ class PostgresStore(LedgerStore):
                     connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
                     connection.execute(sa.text(f'SET search_path TO "{self.schema}"'))
                     connection.commit()
-                    version = connection.execute(sa.text(
-                        "SELECT to_regclass('alembic_version') IS NOT NULL")).scalar()
-                    if not version or connection.execute(sa.text(
-                            "SELECT version_num FROM alembic_version")).scalar() != SCHEMA_HEAD:
+                    version = connection.execute(
+                        sa.text("SELECT to_regclass('alembic_version') IS NOT NULL")
+                    ).scalar()
+                    if (
+                        not version
+                        or connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+                        != SCHEMA_HEAD
+                    ):
                         migrate(connection)
                         connection.commit()
                 finally:
@@ -224,8 +250,14 @@ class PostgresStore(LedgerStore):
             return _PostgresWrite(c).load_transfers(ids)
 
     def account_transfers(
-        self, account_id: int, after: int, before: int, limit: int, descending: bool,
-        debits: bool, credits: bool,
+        self,
+        account_id: int,
+        after: int,
+        before: int,
+        limit: int,
+        descending: bool,
+        debits: bool,
+        credits: bool,
     ) -> list[Transfer]:
         order = "DESC" if descending else "ASC"
         parts, params = [], []
@@ -253,6 +285,22 @@ class PostgresStore(LedgerStore):
                 (b(account_id), after, before, limit),
             )
             return [balance_from_row(r) for r in rows]
+
+    def accounts_page(self, after: int, limit: int) -> list[Account]:
+        with self._read() as c:
+            rows = c.execute(
+                f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE timestamp > %s ORDER BY timestamp LIMIT %s",
+                (after, limit),
+            )
+            return [account_from_row(r) for r in rows]
+
+    def transfers_page(self, after: int, limit: int) -> list[Transfer]:
+        with self._read() as c:
+            rows = c.execute(
+                f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE timestamp > %s ORDER BY timestamp LIMIT %s",
+                (after, limit),
+            )
+            return [transfer_from_row(r) for r in rows]
 
     def journal_entry(self, seq: int) -> JournalEntry | None:
         with self._read() as c:

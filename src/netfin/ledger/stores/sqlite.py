@@ -100,8 +100,14 @@ class _SqliteWrite(WriteTransaction):
             "UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, "
             "credits_posted = ?, closed = ? WHERE id = ?",
             [
-                (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted,
-                 1 if a.closed else 0, b(a.id))
+                (
+                    a.debits_pending,
+                    a.debits_posted,
+                    a.credits_pending,
+                    a.credits_posted,
+                    1 if a.closed else 0,
+                    b(a.id),
+                )
                 for a in accounts
             ],
         )
@@ -125,8 +131,17 @@ class _SqliteWrite(WriteTransaction):
     def insert_history(self, rows: Sequence[AccountBalance]) -> None:
         self.c.executemany(
             f"INSERT INTO account_balances ({BALANCE_COLUMNS}) VALUES (?,?,?,?,?,?)",
-            [(b(r.account_id), r.timestamp, r.debits_pending, r.debits_posted,
-              r.credits_pending, r.credits_posted) for r in rows],
+            [
+                (
+                    b(r.account_id),
+                    r.timestamp,
+                    r.debits_pending,
+                    r.debits_posted,
+                    r.credits_pending,
+                    r.credits_posted,
+                )
+                for r in rows
+            ],
         )
 
     def insert_journal(self, rows: Sequence[tuple[int, int, bytes, int, bytes, bytes]]) -> None:
@@ -154,8 +169,10 @@ class SqliteStore(LedgerStore):
         self.memory = database in ("", ":memory:")
         try:
             self.c = sqlite3.connect(
-                ":memory:" if self.memory else database, isolation_level=None,
-                check_same_thread=False, timeout=30.0,
+                ":memory:" if self.memory else database,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=30.0,
             )
         except sqlite3.OperationalError as error:
             raise ConfigurationError(
@@ -196,8 +213,14 @@ class SqliteStore(LedgerStore):
         return _SqliteWrite(self.c).load_transfers(ids)
 
     def account_transfers(
-        self, account_id: int, after: int, before: int, limit: int, descending: bool,
-        debits: bool, credits: bool,
+        self,
+        account_id: int,
+        after: int,
+        before: int,
+        limit: int,
+        descending: bool,
+        debits: bool,
+        credits: bool,
     ) -> list[Transfer]:
         order = "DESC" if descending else "ASC"
         parts, params = [], []
@@ -223,6 +246,20 @@ class SqliteStore(LedgerStore):
             (b(account_id), after, before, limit),
         )
         return [balance_from_row(r) for r in rows]
+
+    def accounts_page(self, after: int, limit: int) -> list[Account]:
+        rows = self.c.execute(
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE timestamp > ? ORDER BY timestamp LIMIT ?",
+            (after, limit),
+        )
+        return [account_from_row(r) for r in rows]
+
+    def transfers_page(self, after: int, limit: int) -> list[Transfer]:
+        rows = self.c.execute(
+            f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE timestamp > ? ORDER BY timestamp LIMIT ?",
+            (after, limit),
+        )
+        return [transfer_from_row(r) for r in rows]
 
     def journal_entry(self, seq: int) -> JournalEntry | None:
         row = self.c.execute(f"SELECT {JOURNAL_COLUMNS} FROM journal WHERE seq = ?", (seq,)).fetchone()

@@ -111,6 +111,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("ledger_head", "checkpoints", "account_balances", "journal",
-                  "pending_transfers", "transfers", "accounts"):
+    for table in (
+        "ledger_head",
+        "checkpoints",
+        "account_balances",
+        "journal",
+        "pending_transfers",
+        "transfers",
+        "accounts",
+    ):
         op.drop_table(table)

@@ -1,0 +1,1 @@
+"""netfin.cli: the ``netfin`` command (Typer). Thin: parse, call a service, print."""
