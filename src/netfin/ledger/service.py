@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -376,7 +376,7 @@ def _chain(
     return rows, Head(seq, chain, entries[-1][2] if entries else head.timestamp)
 
 
-def _check_batch(events: Sequence[object], kind: type, int_fields: tuple[str, ...]) -> None:
+def _check_batch(events: Sequence[Any], kind: type, int_fields: tuple[str, ...]) -> None:
     if not isinstance(events, (list, tuple)):
         raise InvalidInput("a batch is a list of events", code="batch_not_a_list")
     if len(events) > BATCH_EVENTS_MAX:
