@@ -391,7 +391,7 @@ def _check_batch(events: Sequence[Any], kind: type, int_fields: tuple[str, ...])
             value = getattr(event, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise InvalidInput(f"event {index}: field {name} must be an int", code="field_type_invalid")
-        if type(event.currency) is not str:
+        if type(getattr(event, "currency")) is not str:  # noqa: B009 - narrowed to object above
             raise InvalidInput(f"event {index}: currency must be a str", code="field_type_invalid")
 
 
