@@ -20,7 +20,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from netfin.core.errors import ConfigurationError
+from netfin.core.errors import ConfigurationError, invariant
 from netfin.ledger.model import (
     Account,
     AccountBalance,
@@ -65,7 +65,8 @@ class _PostgresWrite(WriteTransaction):
         row = self.c.execute(
             "SELECT seq, chain_hash, timestamp FROM ledger_head WHERE id = 1 FOR UPDATE"
         ).fetchone()
-        assert row is not None  # noqa: S101 - created by the migration; typing aid only
+        invariant(row is not None, "ledger_head row missing: the schema was not migrated")
+        assert row is not None  # noqa: S101 - narrows the type for mypy; invariant() checked it
         return Head(row[0], bytes(row[1]), row[2])
 
     def load_accounts(self, ids: Iterable[int]) -> dict[int, Account]:
@@ -310,7 +311,8 @@ class PostgresStore(LedgerStore):
     def head(self) -> Head:
         with self._read() as c:
             row = c.execute("SELECT seq, chain_hash, timestamp FROM ledger_head WHERE id = 1").fetchone()
-        assert row is not None  # noqa: S101 - typing aid
+        invariant(row is not None, "ledger_head row missing: the schema was not migrated")
+        assert row is not None  # noqa: S101 - narrows the type for mypy; invariant() checked it
         return Head(row[0], bytes(row[1]), row[2])
 
     def leaf_hashes(self, size: int) -> list[bytes]:
