@@ -1,0 +1,90 @@
+"""The ``netfin`` command as a script would use it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from netfin.cli.main import app
+
+runner = CliRunner()
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_demo_then_verify_then_prove(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    code, out = _run("demo", "--db", db, "--events", "400", "--customers", "20", "--json")
+    assert code == 0, out
+    demo = json.loads(out)
+    assert demo["verify"]["ok"] is True
+    assert demo["results"]["ok"] > 300
+    totals = demo["verify"]["currencies"]["CNY"]
+    assert totals["debits"] == totals["credits"]
+
+    code, out = _run("ledger", "verify", "--db", db, "--json")
+    assert code == 0 and json.loads(out)["ok"] is True
+
+    code, out = _run("ledger", "transfers", "--db", db, "--json", "--limit", "5")
+    page = json.loads(out)
+    assert code == 0 and len(page["transfers"]) == 5 and page["next_cursor"]
+    code, out = _run("ledger", "transfers", "--db", db, "--json", "--limit", "5",
+                     "--cursor", page["next_cursor"])
+    second = json.loads(out)["transfers"]
+    assert {t["id"] for t in second}.isdisjoint({t["id"] for t in page["transfers"]})
+
+    transfer_id = page["transfers"][2]["id"]
+    bundle_file = tmp_path / "proof.json"
+    code, out = _run("ledger", "prove", transfer_id, "--db", db, "--out", str(bundle_file))
+    assert code == 0, out
+    public_key = json.loads(bundle_file.read_text())["checkpoint"]["public_key"]
+    code, out = _run("ledger", "verify-proof", str(bundle_file), "--public-key", public_key, "--json")
+    assert code == 0 and json.loads(out) == {"ok": True}
+
+    bundle = json.loads(bundle_file.read_text())
+    bundle["transfer"]["amount"] += 1
+    bundle_file.write_text(json.dumps(bundle))
+    code, out = _run("ledger", "verify-proof", str(bundle_file), "--public-key", public_key, "--json")
+    assert code == 1 and json.loads(out) == {"ok": False}
+
+
+def test_verify_exits_nonzero_naming_the_first_bad_entry(tmp_path: Path) -> None:
+    path = tmp_path / "demo.db"
+    db = f"sqlite:///{path}"
+    assert _run("demo", "--db", db, "--events", "200", "--customers", "10", "--json")[0] == 0
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE transfers SET amount = amount + 1 WHERE timestamp = "
+                     "(SELECT timestamp FROM transfers ORDER BY timestamp LIMIT 1 OFFSET 7)")
+        seq = conn.execute("SELECT j.seq FROM journal j JOIN transfers t ON t.id = j.ref_id "
+                           "ORDER BY t.timestamp LIMIT 1 OFFSET 7").fetchone()[0]
+    code, out = _run("ledger", "verify", "--db", db, "--json")
+    assert code == 1
+    error = json.loads(out)["first_error"]
+    assert error["table"] == "transfers" and error["seq"] == seq
+
+
+def test_accounts_listing_and_bad_database_url(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    assert _run("demo", "--db", db, "--events", "50", "--customers", "5", "--json")[0] == 0
+    code, out = _run("ledger", "accounts", "--db", db, "--json")
+    accounts = json.loads(out)["accounts"]
+    assert code == 0 and len(accounts) == 1 + 5 + 20 + 5
+    code, out = _run("ledger", "verify", "--db", "mysql://nowhere/x")
+    assert code == 2 and "database_url_invalid" in out
+
+
+def test_schema_head_matches_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from netfin.ledger.store import MIGRATIONS_DIR, SCHEMA_HEAD
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
