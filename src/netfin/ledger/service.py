@@ -32,6 +32,8 @@ _POST_OR_VOID = 4 | 8
 # wait for the next batch or an explicit ``expire_pending``.
 EXPIRY_PER_BATCH_MAX = 8190
 _RETRIES_MAX = 8
+# Accounts whose balances a Ledger keeps in memory between its own batches.
+ACCOUNT_CACHE_MAX = 262_144
 _INT_FIELDS = (
     "id",
     "debit_account_id",
@@ -95,6 +97,9 @@ class Ledger:
         self.clock = clock or SystemClock()
         self._signing_key = signing_key
         self._key_file = key_file
+        # Balances this process wrote last; see _load_accounts.
+        self._accounts: dict[int, Account] = {}
+        self._cache_seq = -1
 
     @classmethod
     def open(
@@ -135,8 +140,19 @@ class Ledger:
         return self._with_retry(lambda: self._create_accounts(accounts))
 
     def _create_accounts(self, accounts: Sequence[Account]) -> list[CreateAccountResult]:
+        try:
+            results, head, new_head = self._run_accounts(accounts)
+        except BaseException:
+            self._forget_accounts()
+            raise
+        if head.seq == self._cache_seq:
+            self._cache_seq = new_head.seq  # new accounts are loaded into the cache lazily
+        return results
+
+    def _run_accounts(self, accounts: Sequence[Account]) -> tuple[list[CreateAccountResult], Head, Head]:
         with self.store.write() as tx:
             head = tx.head()
+            new_head = head
             start = self._timestamp(head)
             existing = tx.load_accounts(a.id for a in accounts if 0 < a.id < 2**128)
             results, created = run_account_batch(list(accounts), existing, start)
@@ -151,7 +167,7 @@ class Ledger:
                 tx.insert_accounts(created)
                 tx.insert_journal(rows)
                 tx.set_head(new_head)
-            return results
+            return results, head, new_head
 
     def create_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
         _check_batch(transfers, Transfer, _INT_FIELDS)
@@ -160,50 +176,83 @@ class Ledger:
         return self._with_retry(lambda: self._create_transfers(transfers))
 
     def _create_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
-        with self.store.write() as tx:
-            head = tx.head()
-            now = self._timestamp(head)
-            due = tx.due_pending(now, EXPIRY_PER_BATCH_MAX)
-            pendings, not_pending = _load_pendings(tx, due, transfers)
-            account_ids = {p.transfer.debit_account_id for p in pendings.values()}
-            account_ids |= {p.transfer.credit_account_id for p in pendings.values()}
-            for t in transfers:
-                account_ids.add(t.debit_account_id)
-                account_ids.add(t.credit_account_id)
-            accounts = tx.load_accounts(x for x in account_ids if 0 < x < 2**128)
-            expired = [pendings[x] for x in due]
-            for state in expired:
-                expire_pending(state, accounts)
-            existing = tx.load_transfers(t.id for t in transfers if 0 < t.id < 2**128)
-            batch = TransferBatch(accounts, existing, pendings, not_pending)
-            outcome = batch.run(list(transfers), now + len(expired))
-            if not outcome.created and not expired:
-                return outcome.results
-            entries = [
-                (JournalKind.EXPIRY, s.transfer.id, now + k, journal.encode_expiry(s.transfer.id, now + k))
-                for k, s in enumerate(expired)
-            ]
-            entries += [
-                (JournalKind.TRANSFER, t.id, t.timestamp, journal.encode_transfer(t)) for t in outcome.created
-            ]
-            rows, new_head = _chain(head, entries)
-            touched = dict(outcome.touched)
-            for state in expired:
-                touched[state.transfer.debit_account_id] = accounts[state.transfer.debit_account_id]
-                touched[state.transfer.credit_account_id] = accounts[state.transfer.credit_account_id]
-            changed = {s.transfer.id: s for s in expired}
-            changed.update(outcome.pending_changes)
-            tx.insert_transfers(outcome.created)
-            tx.update_accounts(touched.values())
-            tx.write_pending(
-                [s for k, s in changed.items() if k in outcome.pending_new],
-                [s for k, s in changed.items() if k not in outcome.pending_new],
-            )
-            if outcome.history:
-                tx.insert_history(outcome.history)
-            tx.insert_journal(rows)
-            tx.set_head(new_head)
-            return outcome.results
+        try:
+            with self.store.write() as tx:
+                head = tx.head()
+                if head.seq != self._cache_seq:
+                    self._accounts.clear()  # another writer moved the ledger on
+                results, new_head = self._run_transfers(tx, head, transfers)
+        except BaseException:
+            self._forget_accounts()  # the batch may have changed cached balances
+            raise
+        self._cache_seq = new_head.seq
+        return results
+
+    def _run_transfers(
+        self, tx: WriteTransaction, head: Head, transfers: Sequence[Transfer]
+    ) -> tuple[list[CreateTransferResult], Head]:
+        now = self._timestamp(head)
+        due = tx.due_pending(now, EXPIRY_PER_BATCH_MAX)
+        pendings, not_pending = _load_pendings(tx, due, transfers)
+        account_ids = {p.transfer.debit_account_id for p in pendings.values()}
+        account_ids |= {p.transfer.credit_account_id for p in pendings.values()}
+        for t in transfers:
+            account_ids.add(t.debit_account_id)
+            account_ids.add(t.credit_account_id)
+        accounts = self._load_accounts(tx, account_ids)
+        expired = [pendings[x] for x in due]
+        for state in expired:
+            expire_pending(state, accounts)
+        existing = tx.load_transfers(t.id for t in transfers if 0 < t.id < 2**128)
+        outcome = TransferBatch(accounts, existing, pendings, not_pending).run(
+            list(transfers), now + len(expired)
+        )
+        if not outcome.created and not expired:
+            return outcome.results, head
+        entries = [
+            (JournalKind.EXPIRY, s.transfer.id, now + k, journal.encode_expiry(s.transfer.id, now + k))
+            for k, s in enumerate(expired)
+        ]
+        entries += [
+            (JournalKind.TRANSFER, t.id, t.timestamp, journal.encode_transfer(t)) for t in outcome.created
+        ]
+        rows, new_head = _chain(head, entries)
+        touched = dict(outcome.touched)
+        for state in expired:
+            for account_id in (state.transfer.debit_account_id, state.transfer.credit_account_id):
+                touched[account_id] = accounts[account_id]
+        changed = {s.transfer.id: s for s in expired}
+        changed.update(outcome.pending_changes)
+        tx.insert_transfers(outcome.created)
+        tx.update_accounts(touched.values())
+        tx.write_pending(
+            [s for k, s in changed.items() if k in outcome.pending_new],
+            [s for k, s in changed.items() if k not in outcome.pending_new],
+        )
+        if outcome.history:
+            tx.insert_history(outcome.history)
+        tx.insert_journal(rows)
+        tx.set_head(new_head)
+        return outcome.results, new_head
+
+    def _load_accounts(self, tx: WriteTransaction, ids: set[int]) -> dict[int, Account]:
+        """Accounts by id, from the cache where it is still valid, else the store.
+
+        The cache holds the balances as of ``_cache_seq``; it is valid only
+        while this process was the last writer (checked under the head lock).
+        """
+        cache = self._accounts
+        missing = [x for x in ids if x not in cache and 0 < x < 2**128]
+        if len(cache) + len(missing) > ACCOUNT_CACHE_MAX:
+            cache.clear()
+            missing = [x for x in ids if 0 < x < 2**128]
+        if missing:
+            cache.update(tx.load_accounts(missing))
+        return cache
+
+    def _forget_accounts(self) -> None:
+        self._accounts.clear()
+        self._cache_seq = -1
 
     def expire_pending(self) -> int:
         """Expire every pending transfer whose timeout has passed; returns how many."""
