@@ -37,8 +37,12 @@ class SeededIds:
 
     def new_id(self) -> int:
         ms = self._clock.now_ns() // 1_000_000
-        if ms == self._last_ms:
+        if ms <= self._last_ms:
+            ms = self._last_ms
             self._counter += 1
+            if self._counter > 0xFFF:  # counter overflow: borrow the next millisecond (RFC 9562 6.2)
+                ms = self._last_ms = self._last_ms + 1
+                self._counter = 0
         else:
             self._last_ms, self._counter = ms, 0
         rand_a = self._counter & 0xFFF

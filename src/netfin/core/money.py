@@ -17,8 +17,14 @@ from netfin.core.errors import InvalidInput
 from netfin.core.limits import INT64_MAX
 
 
-@lru_cache(maxsize=512)
 def currency_exponent(code: str) -> int:
+    if not isinstance(code, str):
+        raise InvalidInput(f"unknown ISO 4217 currency {code!r}", code="currency_unknown")
+    return _currency_exponent(code)
+
+
+@lru_cache(maxsize=512)
+def _currency_exponent(code: str) -> int:
     """Minor-unit exponent of an ISO 4217 currency; rejects unknown codes and
     codes without minor units (gold, SDR, testing codes)."""
     try:
@@ -61,6 +67,8 @@ class Money:
         """Major units (``Decimal('12.34')``) to minor units with a named rounding."""
         if not isinstance(amount, Decimal):
             raise InvalidInput("amount must be a Decimal", code="amount_not_decimal")
+        if not amount.is_finite() or abs(amount) >= 2**63:
+            raise InvalidInput("amount is not a finite 64-bit amount", code="amount_too_large")
         quantum = Decimal(1).scaleb(-currency_exponent(currency))
         minor = amount.quantize(quantum, rounding=rounding).scaleb(currency_exponent(currency))
         return cls(int(minor), currency)

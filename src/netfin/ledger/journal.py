@@ -164,6 +164,8 @@ def verify_proof(
         return False
     if proof.transfer_id != transfer.id or proof.tree_size != checkpoint.tree_size:
         return False
+    if not isinstance(transfer.currency, str) or len(transfer.currency.encode("utf-8")) != 3:
+        return False
     try:
         merkle = MerkleInclusionProof.deserialize(proof.merkle)
         merkle.verify(
@@ -173,7 +175,7 @@ def verify_proof(
             size=checkpoint.tree_size,
             algorithm="sha256",
         )
-    except (InvalidProof, struct.error, OverflowError, AttributeError):
+    except (InvalidProof, struct.error, OverflowError, AttributeError, ValueError, TypeError, KeyError):
         return False
     return True
 

@@ -218,7 +218,7 @@ class JournalKind(enum.IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
-    seq: int  # 1-based position in the journal; leaf index = seq - 1
+    seq: int  # 1-based position in the journal; also its Merkle leaf index (pymerkle counts from 1)
     kind: JournalKind
     ref_id: int
     timestamp: int

@@ -115,6 +115,11 @@ class _Replay:
             seq, kind, ref = row[0], row[1], i(row[2])
             if seq != expected_seq:
                 raise _Bad(VerifyIssue("journal", f"sequence gap or reorder: expected {expected_seq}", seq))
+            chain = journal.chain_hash(chain, bytes(row[4]))
+            if chain != bytes(row[5]):
+                raise _Bad(
+                    VerifyIssue("journal", "hash chain broken (entry altered, inserted or reordered)", seq)
+                )
             payload = self._entry(seq, kind, ref, row[3], accounts, transfers)
             leaf = journal.leaf_hash(payload)
             if leaf != bytes(row[4]):
@@ -122,11 +127,6 @@ class _Replay:
                     VerifyIssue(
                         _table(kind), "row does not match its journal leaf hash (altered)", seq, f"{ref:032x}"
                     )
-                )
-            chain = journal.chain_hash(chain, leaf)
-            if chain != bytes(row[5]):
-                raise _Bad(
-                    VerifyIssue("journal", "hash chain broken (entry altered, inserted or reordered)", seq)
                 )
             self.leaves.append(leaf)
             self.chains.append(chain)
@@ -154,12 +154,23 @@ class _Replay:
                     )
                 )
             account = account_from_row(row)
+            if len(account.currency) != 3:
+                raise _Bad(VerifyIssue("accounts", "currency is not 3 letters", seq, f"{ref:032x}"))
             creation_flags = row[3]
             self.balances[ref] = [0, 0, 0, 0, 0]
             self.meta[ref] = (account.currency, creation_flags)
             self.report.accounts += 1
             return journal.encode_account(account, creation_flags)
         if kind == JournalKind.TRANSFER:
+            if transfers.row is not None and transfers.row[12] < timestamp:
+                raise _Bad(
+                    VerifyIssue(
+                        "transfers",
+                        "row has no journal entry (inserted behind the ledger's back)",
+                        seq,
+                        f"{i(transfers.row[0]):032x}",
+                    )
+                )
             row = transfers.take()
             if row is None or i(row[0]) != ref or row[12] != timestamp:
                 raise _Bad(
@@ -172,6 +183,11 @@ class _Replay:
             self.report.transfers += 1
             return journal.encode_transfer(transfer)
         if kind == JournalKind.EXPIRY:
+            p = self.pending.get(ref)
+            if p is not None and not 0 < p[5] <= timestamp:
+                raise _Bad(
+                    VerifyIssue("journal", "expires a transfer before its timeout", seq, f"{ref:032x}")
+                )
             self._release(seq, ref, PendingStatus.EXPIRED)
             return journal.encode_expiry(ref, timestamp)
         raise _Bad(VerifyIssue("journal", f"unknown entry kind {kind}", seq))
@@ -215,6 +231,7 @@ class _Replay:
                 t.amount,
                 t.flags,
                 PendingStatus.PENDING,
+                t.timestamp + t.timeout * 1_000_000_000 if t.timeout else 0,
             ]
             if t.flags & _CLOSE_DR:
                 dr[4] = 1
@@ -295,7 +312,7 @@ def _compare_state(store: LedgerStore, replay: _Replay) -> None:
     for row in store.scan("pending_transfers", "id", "id, status, expires_at"):
         pending_rows += 1
         p = replay.pending.get(i(row[0]))
-        if p is None or int(p[4]) != row[1]:
+        if p is None or int(p[4]) != row[1] or p[5] != row[2]:
             raise _Bad(
                 VerifyIssue(
                     "pending_transfers", "status differs from the journal's replay", ref=f"{i(row[0]):032x}"

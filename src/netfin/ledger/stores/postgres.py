@@ -271,7 +271,7 @@ class PostgresStore(LedgerStore):
                 params += [b(account_id), after, before, limit]
         if not parts:
             return []
-        sql = " UNION ALL ".join(parts) + f" ORDER BY timestamp {order} LIMIT %s"
+        sql = "SELECT * FROM (" + " UNION ALL ".join(parts) + f") AS u ORDER BY timestamp {order} LIMIT %s"
         with self._read() as c:
             return [transfer_from_row(r) for r in c.execute(sql, [*params, limit])]
 
