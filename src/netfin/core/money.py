@@ -40,13 +40,20 @@ def _currency_exponent(code: str) -> int:
     return int(exponent)
 
 
+_KNOWN_CURRENCIES: set[str] = set()
+
+
 def is_currency(code: object) -> bool:
-    if not isinstance(code, str) or len(code) != 3:
+    """True for an ISO 4217 code with a minor unit (hot path: a set lookup)."""
+    if type(code) is not str or len(code) != 3:
         return False
+    if code in _KNOWN_CURRENCIES:
+        return True
     try:
         currency_exponent(code)
     except InvalidInput:
         return False
+    _KNOWN_CURRENCIES.add(code)
     return True
 
 

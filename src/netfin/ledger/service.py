@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -426,6 +427,7 @@ def _chain(
 
 
 def _check_batch(events: Sequence[Any], kind: type, int_fields: tuple[str, ...]) -> None:
+    """Reject wrong types before anything runs: the batch then writes nothing."""
     if not isinstance(events, (list, tuple)):
         raise InvalidInput("a batch is a list of events", code="batch_not_a_list")
     if len(events) > BATCH_EVENTS_MAX:
@@ -433,15 +435,23 @@ def _check_batch(events: Sequence[Any], kind: type, int_fields: tuple[str, ...])
             f"batch of {len(events)} events exceeds the maximum of {BATCH_EVENTS_MAX}",
             code="batch_too_large",
         )
+    fields = attrgetter(*int_fields, "currency")
+    expected = (int,) * len(int_fields) + (str,)
     for index, event in enumerate(events):
         if type(event) is not kind:
             raise InvalidInput(f"event {index} is not a {kind.__name__}", code="event_type_invalid")
-        for name in int_fields:
-            value = getattr(event, name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise InvalidInput(f"event {index}: field {name} must be an int", code="field_type_invalid")
-        if type(getattr(event, "currency")) is not str:  # noqa: B009 - narrowed to object above
-            raise InvalidInput(f"event {index}: currency must be a str", code="field_type_invalid")
+        values = fields(event)
+        if tuple(map(type, values)) != expected:  # fast path: exact types
+            _check_types(index, int_fields, values)
+
+
+def _check_types(index: int, int_fields: tuple[str, ...], values: tuple[Any, ...]) -> None:
+    """Slow path: int subclasses (IntFlag) are fine, bool and everything else not."""
+    for name, value in zip(int_fields, values, strict=False):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidInput(f"event {index}: field {name} must be an int", code="field_type_invalid")
+    if type(values[-1]) is not str:
+        raise InvalidInput(f"event {index}: currency must be a str", code="field_type_invalid")
 
 
 def _check_ids(ids: Sequence[int]) -> None:
