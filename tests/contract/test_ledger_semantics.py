@@ -760,7 +760,9 @@ def test_closing_debit_closes_and_void_reopens(ledger: Ledger) -> None:
     assert_verifies(ledger)
 
 
-def test_closing_credit_closes_and_post_keeps_it_closed(ledger: Ledger) -> None:
+def test_closing_credit_closes_and_cannot_be_posted(ledger: Ledger) -> None:
+    """After TigerBeetle: a closed account takes no posts; the closing transfer
+    stays pending (the account stays closed) until it is voided or expires."""
     setup_accounts(ledger, acct(1), acct(2), acct(3))
     assert ledger.create_transfers([xfer(10, 1, 2, 5, flags=TF.PENDING | TF.CLOSING_CREDIT)]) == [R.OK]
     assert ledger.lookup_accounts([2])[0].closed
@@ -769,9 +771,9 @@ def test_closing_credit_closes_and_post_keeps_it_closed(ledger: Ledger) -> None:
         R.CREDIT_ACCOUNT_ALREADY_CLOSED,
         R.DEBIT_ACCOUNT_ALREADY_CLOSED,
     ]
-    assert ledger.create_transfers([post(13, 10)]) == [R.OK]
+    assert ledger.create_transfers([post(13, 10)]) == [R.CREDIT_ACCOUNT_ALREADY_CLOSED]
     assert ledger.lookup_accounts([2])[0].closed
-    assert bal(ledger, 2) == (0, 0, 0, 5)
+    assert bal(ledger, 2) == (0, 0, 5, 0)
     assert ledger.create_transfers([xfer(14, 3, 2, 1, flags=TF.PENDING)]) == [R.CREDIT_ACCOUNT_ALREADY_CLOSED]
     assert_verifies(ledger)
 

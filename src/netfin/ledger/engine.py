@@ -285,10 +285,19 @@ class TransferBatch:
             return rejection
         existing = self.existing.get(t.id)
         if existing is not None:
-            return compare_existing_transfer(t, existing)
+            return self._compare_existing(t, existing)
         if t.flags & (_POST | _VOID):
             return self._post_or_void(t, timestamp)
         return self._plain(t, timestamp)
+
+    def _compare_existing(self, t: Transfer, existing: Transfer) -> CreateTransferResult:
+        result = compare_existing_transfer(t, existing)
+        if result is R.EXISTS and t.flags & _POST and t.amount == AMOUNT_MAX:
+            # "post everything" matches a stored post only if it did post everything
+            state = self.pendings.get(existing.pending_id)
+            if state is not None and existing.amount != state.transfer.amount:
+                return R.EXISTS_WITH_DIFFERENT_AMOUNT
+        return result
 
     def _plain(self, t: Transfer, timestamp: int) -> CreateTransferResult:
         dr = self.accounts.get(t.debit_account_id)
@@ -354,7 +363,7 @@ class TransferBatch:
     def _post_or_void(self, t: Transfer, timestamp: int) -> CreateTransferResult:
         state = self.pendings.get(t.pending_id)
         if state is None:
-            if t.pending_id in self.not_pending_ids:
+            if t.pending_id in self.not_pending_ids or t.pending_id in self.existing:
                 return R.PENDING_TRANSFER_NOT_PENDING
             return R.PENDING_TRANSFER_NOT_FOUND
         p = state.transfer
@@ -380,9 +389,11 @@ class TransferBatch:
             amount = p.amount
         dr = self.accounts[p.debit_account_id]
         cr = self.accounts[p.credit_account_id]
-        if dr.flags & _CLOSED and not p.flags & _CLOSE_DR:
+        # A closed account takes no posts, but any hold on it may still be voided
+        # (voiding the closing transfer itself reopens the account).
+        if post and dr.flags & _CLOSED:
             return R.DEBIT_ACCOUNT_ALREADY_CLOSED
-        if cr.flags & _CLOSED and not p.flags & _CLOSE_CR:
+        if post and cr.flags & _CLOSED:
             return R.CREDIT_ACCOUNT_ALREADY_CLOSED
         if post and dr.debits_posted + amount > INT64_MAX:
             return R.OVERFLOWS_DEBITS_POSTED

@@ -25,7 +25,8 @@ class AccountFlags(enum.IntFlag):
     DEBITS_MUST_NOT_EXCEED_CREDITS = 1 << 1
     CREDITS_MUST_NOT_EXCEED_DEBITS = 1 << 2
     HISTORY = 1 << 3
-    # Set by the ledger (a posted closing transfer), never by the caller.
+    # Set by the ledger while a closing transfer is pending (voiding or expiry
+    # reopens the account), never by the caller.
     CLOSED = 1 << 5
 
 
