@@ -9,6 +9,7 @@ against a model and lets ``verify`` replay the journal with the same code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from netfin.core.clock import NS_PER_SECOND
 from netfin.core.limits import INT64_MAX, UINT16_MAX, UINT32_MAX, UINT128_MAX
@@ -203,9 +204,7 @@ class TransferBatch:
         index = 0
         while index < n:
             if index == open_chain_start:
-                for j in range(index, n - 1):
-                    results[j] = R.LINKED_EVENT_FAILED
-                results[n - 1] = R.LINKED_EVENT_CHAIN_OPEN
+                _fail_open_chain(results, index, R.LINKED_EVENT_FAILED, R.LINKED_EVENT_CHAIN_OPEN)
                 break
             t = transfers[index]
             linked = t.flags & _LINKED
@@ -438,6 +437,14 @@ def _open_chain_start(transfers: list[Transfer]) -> int:
     return start
 
 
+def _fail_open_chain(results: list[Any], start: int, failed: Any, chain_open: Any) -> None:
+    """A chain still open at the end of the batch fails whole: its last event
+    says why, the others that a linked event failed."""
+    for j in range(start, len(results) - 1):
+        results[j] = failed
+    results[-1] = chain_open
+
+
 def _check_matches_pending(t: Transfer, p: Transfer) -> CreateTransferResult | None:
     if t.debit_account_id and t.debit_account_id != p.debit_account_id:
         return R.PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID
@@ -572,9 +579,7 @@ def run_account_batch(
     index = 0
     while index < n:
         if index == open_start:
-            for j in range(index, n - 1):
-                results[j] = A.LINKED_EVENT_FAILED
-            results[n - 1] = A.LINKED_EVENT_CHAIN_OPEN
+            _fail_open_chain(results, index, A.LINKED_EVENT_FAILED, A.LINKED_EVENT_CHAIN_OPEN)
             break
         a = accounts[index]
         linked = a.flags & _LINKED
