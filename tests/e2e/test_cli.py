@@ -34,8 +34,9 @@ def test_demo_then_verify_then_prove(tmp_path: Path) -> None:
     code, out = _run("ledger", "transfers", "--db", db, "--json", "--limit", "5")
     page = json.loads(out)
     assert code == 0 and len(page["transfers"]) == 5 and page["next_cursor"]
-    code, out = _run("ledger", "transfers", "--db", db, "--json", "--limit", "5",
-                     "--cursor", page["next_cursor"])
+    code, out = _run(
+        "ledger", "transfers", "--db", db, "--json", "--limit", "5", "--cursor", page["next_cursor"]
+    )
     second = json.loads(out)["transfers"]
     assert {t["id"] for t in second}.isdisjoint({t["id"] for t in page["transfers"]})
 
@@ -59,10 +60,14 @@ def test_verify_exits_nonzero_naming_the_first_bad_entry(tmp_path: Path) -> None
     db = f"sqlite:///{path}"
     assert _run("demo", "--db", db, "--events", "200", "--customers", "10", "--json")[0] == 0
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE transfers SET amount = amount + 1 WHERE timestamp = "
-                     "(SELECT timestamp FROM transfers ORDER BY timestamp LIMIT 1 OFFSET 7)")
-        seq = conn.execute("SELECT j.seq FROM journal j JOIN transfers t ON t.id = j.ref_id "
-                           "ORDER BY t.timestamp LIMIT 1 OFFSET 7").fetchone()[0]
+        conn.execute(
+            "UPDATE transfers SET amount = amount + 1 WHERE timestamp = "
+            "(SELECT timestamp FROM transfers ORDER BY timestamp LIMIT 1 OFFSET 7)"
+        )
+        seq = conn.execute(
+            "SELECT j.seq FROM journal j JOIN transfers t ON t.id = j.ref_id "
+            "ORDER BY t.timestamp LIMIT 1 OFFSET 7"
+        ).fetchone()[0]
     code, out = _run("ledger", "verify", "--db", db, "--json")
     assert code == 1
     error = json.loads(out)["first_error"]

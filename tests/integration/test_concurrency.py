@@ -61,21 +61,38 @@ def _batch(rng: random.Random, worker: int, round_: int) -> list[Transfer]:
         if kind < 0.5:
             batch.append(Transfer(_id(worker, round_, slot), debit, credit, rng.randint(1, 400), "CNY", 1))
         elif kind < 0.7:
-            batch.append(Transfer(_id(worker, round_, slot), debit, credit, rng.randint(1, 300), "CNY", 2,
-                                  flags=TransferFlags.PENDING, timeout=3600))
+            batch.append(
+                Transfer(
+                    _id(worker, round_, slot),
+                    debit,
+                    credit,
+                    rng.randint(1, 300),
+                    "CNY",
+                    2,
+                    flags=TransferFlags.PENDING,
+                    timeout=3600,
+                )
+            )
         elif kind < 0.85 and round_ > 0:
             # resolve a pending transfer that any worker may have created last round
             other = rng.randrange(WORKERS)
             flags = TransferFlags.POST_PENDING if rng.random() < 0.6 else TransferFlags.VOID_PENDING
             amount = 2**63 - 1 if flags == TransferFlags.POST_PENDING else 0
-            batch.append(Transfer(_id(worker, round_, slot), amount=amount, flags=flags,
-                                  pending_id=_id(other, round_ - 1, rng.randint(1, 25))))
+            batch.append(
+                Transfer(
+                    _id(worker, round_, slot),
+                    amount=amount,
+                    flags=flags,
+                    pending_id=_id(other, round_ - 1, rng.randint(1, 25)),
+                )
+            )
         else:
             for hop in range(3):  # a linked chain, sometimes doomed by a huge amount
                 amount = 10**12 if hop == 2 and rng.random() < 0.3 else rng.randint(1, 50)
                 flags = TransferFlags.LINKED if hop < 2 else TransferFlags.NONE
-                batch.append(Transfer(_id(worker, round_, slot), debit, credit, amount, "CNY", 3,
-                                      flags=flags))
+                batch.append(
+                    Transfer(_id(worker, round_, slot), debit, credit, amount, "CNY", 3, flags=flags)
+                )
                 slot += 1
     return batch
 
@@ -88,8 +105,10 @@ def _shared_batch(round_: int) -> list[Transfer]:
 def test_four_processes_conserve_money_and_keep_one_chain(store_url: str) -> None:
     with Ledger.open(store_url) as ledger:
         accounts = [Account(FUNDING, "CNY", 1)]
-        accounts += [Account(x, "CNY", 2, flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
-                     for x in range(2, ACCOUNTS + 1)]
+        accounts += [
+            Account(x, "CNY", 2, flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
+            for x in range(2, ACCOUNTS + 1)
+        ]
         assert set(ledger.create_accounts(accounts)) == {"ok"}
         funding = [Transfer(10**30 + x, FUNDING, x, 2_000, "CNY", 9) for x in range(2, ACCOUNTS + 1)]
         assert set(ledger.create_transfers(funding)) == {"ok"}
@@ -131,6 +150,10 @@ def test_four_processes_conserve_money_and_keep_one_chain(store_url: str) -> Non
                 break
             cursor = page.next_cursor
     # the workload really mixed every kind of event across processes
-    for kind in (TransferFlags.PENDING, TransferFlags.POST_PENDING, TransferFlags.VOID_PENDING,
-                 TransferFlags.LINKED):
+    for kind in (
+        TransferFlags.PENDING,
+        TransferFlags.POST_PENDING,
+        TransferFlags.VOID_PENDING,
+        TransferFlags.LINKED,
+    ):
         assert flags[int(kind)] > 0, kind

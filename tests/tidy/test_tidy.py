@@ -65,8 +65,12 @@ def test_no_float_on_money_paths() -> None:
             if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = ast.unparse(node.targets[0] if isinstance(node, ast.Assign) else node.target)
                 value = node.value
-                if value is not None and MONEY_NAMES.search(targets) and any(
-                    isinstance(n, ast.Constant) and isinstance(n.value, float) for n in ast.walk(value)
+                if (
+                    value is not None
+                    and MONEY_NAMES.search(targets)
+                    and any(
+                        isinstance(n, ast.Constant) and isinstance(n.value, float) for n in ast.walk(value)
+                    )
                 ):
                     bad.append(f"{path.relative_to(SRC)}:{node.lineno} {targets} = float")
             if isinstance(node, ast.AnnAssign) and MONEY_NAMES.search(ast.unparse(node.target)):

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from operator import attrgetter
 from typing import Any, TypeVar
 
@@ -247,9 +248,14 @@ class Ledger:
         """
         cache = self._accounts
         missing = [x for x in ids if x not in cache and 0 < x < 2**128]
-        if len(cache) + len(missing) > ACCOUNT_CACHE_MAX:
-            cache.clear()
-            missing = [x for x in ids if 0 < x < 2**128]
+        overflow = len(cache) + len(missing) - ACCOUNT_CACHE_MAX
+        if overflow > 0:
+            # Evict the oldest-loaded accounts (dicts keep insertion order), at
+            # least a quarter of the cache so that eviction stays rare; never
+            # one this batch needs.
+            evict = max(overflow, ACCOUNT_CACHE_MAX // 4)
+            for key in [k for k in islice(cache, evict + len(ids)) if k not in ids][:evict]:
+                del cache[key]
         if missing:
             cache.update(tx.load_accounts(missing))
         return cache

@@ -33,7 +33,7 @@ from netfin.ledger.model import (
     Transfer,
 )
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 _CLOSED = int(AccountFlags.CLOSED)

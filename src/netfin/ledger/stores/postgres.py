@@ -70,16 +70,17 @@ class _PostgresWrite(WriteTransaction):
         return Head(row[0], bytes(row[1]), row[2])
 
     def load_accounts(self, ids: Iterable[int]) -> dict[int, Account]:
-        rows = self.c.execute(
-            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%s)", ([b(x) for x in set(ids)],)
-        )
+        keys = [b(x) for x in set(ids)]
+        if not keys:
+            return {}
+        rows = self.c.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%b)", (keys,))
         return {a.id: a for a in map(account_from_row, rows)}
 
     def load_transfers(self, ids: Iterable[int]) -> dict[int, Transfer]:
         keys = [b(x) for x in set(ids)]
         if not keys:
             return {}
-        rows = self.c.execute(f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ANY(%s)", (keys,))
+        rows = self.c.execute(f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ANY(%b)", (keys,))
         return {t.id: t for t in map(transfer_from_row, rows)}
 
     def load_pending(self, ids: Iterable[int]) -> dict[int, tuple[PendingStatus, int]]:
@@ -87,7 +88,7 @@ class _PostgresWrite(WriteTransaction):
         if not keys:
             return {}
         rows = self.c.execute(
-            "SELECT id, status, expires_at FROM pending_transfers WHERE id = ANY(%s)", (keys,)
+            "SELECT id, status, expires_at FROM pending_transfers WHERE id = ANY(%b)", (keys,)
         )
         return {i(r[0]): (PendingStatus(r[1]), r[2]) for r in rows}
 
@@ -111,11 +112,15 @@ class _PostgresWrite(WriteTransaction):
         rows = list(accounts)
         if not rows:
             return
+        # With many rows the planner picks a hash join over a sequential scan of
+        # every account (4x slower at 1M accounts than probing the primary key).
+        self.c.execute("SET LOCAL enable_hashjoin = off")
+        self.c.execute("SET LOCAL enable_mergejoin = off")
         self.c.execute(
             "UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo, "
             "credits_pending = v.cp, credits_posted = v.cpo, closed = v.closed "
-            "FROM unnest(%s::bytea[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
-            "%s::smallint[]) AS v(id, dp, dpo, cp, cpo, closed) WHERE a.id = v.id",
+            "FROM unnest(%b::bytea[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], "
+            "%b::smallint[]) AS v(id, dp, dpo, cp, cpo, closed) WHERE a.id = v.id",
             (
                 [b(a.id) for a in rows],
                 [a.debits_pending for a in rows],
@@ -140,7 +145,7 @@ class _PostgresWrite(WriteTransaction):
         if changed:
             self.c.execute(
                 "UPDATE pending_transfers AS p SET status = v.status "
-                "FROM unnest(%s::bytea[], %s::smallint[]) AS v(id, status) WHERE p.id = v.id",
+                "FROM unnest(%b::bytea[], %b::smallint[]) AS v(id, status) WHERE p.id = v.id",
                 ([b(s.transfer.id) for s in changed], [int(s.status) for s in changed]),
             )
 

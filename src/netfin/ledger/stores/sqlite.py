@@ -50,10 +50,9 @@ _CHUNK = 4000
 # Page cache of the writer connection (negative = KiB): the accounts and the
 # hot index pages of a million-account ledger fit.
 CACHE_KIB = 524_288
-# The background checkpointer copies the WAL into the database once it holds
-# this many bytes, so that no commit pays for a checkpoint itself.
-CHECKPOINT_WAL_BYTES = 32 * 1024 * 1024
-CHECKPOINT_POLL_SECONDS = 0.05
+# The background checkpointer copies new WAL frames into the database at most
+# this often, so that no commit pays for a checkpoint itself.
+CHECKPOINT_INTERVAL_SECONDS = 0.5
 _TABLES = {"accounts", "transfers", "journal", "pending_transfers", "account_balances", "checkpoints"}
 
 
@@ -328,10 +327,13 @@ class _Checkpointer:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(CHECKPOINT_POLL_SECONDS):
+        last_seen = 0.0
+        while not self._stop.wait(CHECKPOINT_INTERVAL_SECONDS):
             try:
-                if os.path.getsize(self._wal) >= CHECKPOINT_WAL_BYTES:
+                modified = os.stat(self._wal).st_mtime
+                if modified != last_seen:  # new frames since the last checkpoint
                     self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    last_seen = modified
             except (OSError, sqlite3.OperationalError):
                 continue  # WAL absent or database busy: try again at the next tick
 

@@ -1,0 +1,35 @@
+"""The in-memory account cache: eviction and several writers never lose money."""
+
+from __future__ import annotations
+
+import pytest
+
+from netfin.ledger import Account, AccountFlags, Ledger, Transfer, service
+
+
+def test_eviction_keeps_balances_exact(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "ACCOUNT_CACHE_MAX", 8)
+    with Ledger.open(store_url) as ledger:
+        flags = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+        assert set(ledger.create_accounts([Account(x, "CNY", 1, flags=flags) for x in range(1, 31)])) == {
+            "ok"
+        }
+        assert set(ledger.create_accounts([Account(100, "CNY", 1)])) == {"ok"}
+        funding = [Transfer(1000 + x, 100, x, 10, "CNY", 1) for x in range(1, 31)]
+        assert set(ledger.create_transfers(funding)) == {"ok"}
+        next_id = 2000
+        for round_ in range(6):  # each batch touches more accounts than the cache holds
+            batch = []
+            for x in range(1, 31):
+                next_id += 1
+                batch.append(Transfer(next_id, x, (x + round_) % 30 + 1 if round_ else 100, 1, "CNY", 2))
+            results = ledger.create_transfers(batch)
+            assert len(ledger._accounts) <= 8 + 31
+            assert results.count("ok") == 30 or round_ == 0
+        # the last batch's limits still hold: nobody spent more than they had
+        for account in ledger.lookup_accounts(list(range(1, 31))):
+            assert account.debits_posted <= account.credits_posted
+        report = ledger.verify()
+        assert report.ok, report.first_error
+        totals = report.currencies["CNY"]
+        assert totals["debits"] == totals["credits"] == 300 + 30 * 6
