@@ -172,7 +172,7 @@ def proc_write_bytes(pid: int | str) -> int:
                 if line.startswith("write_bytes:"):
                     return int(line.split()[1])
     except (OSError, ValueError):
-        pass
+        return 0  # no /proc I/O accounting here: report zero bytes
     return 0
 
 
@@ -206,7 +206,7 @@ def disk_counters(path: str) -> tuple[int, int]:
                 if int(parts[0]) == major and int(parts[1]) == minor:
                     return int(parts[9]) * 512, int(parts[12])
     except (OSError, ValueError, IndexError):
-        pass
+        return 0, 0  # no /proc/diskstats here: report no device activity
     return 0, 0
 
 
@@ -294,7 +294,7 @@ def machine_info(workdir: str) -> dict[str, Any]:
                     cpu_model = line.split(":", 1)[1].strip()
                     break
     except OSError:
-        pass
+        cpu_model = "unknown"  # no /proc/cpuinfo here
     mem_gib = None
     try:
         with open("/proc/meminfo") as handle:
@@ -302,7 +302,7 @@ def machine_info(workdir: str) -> dict[str, Any]:
                 if line.startswith("MemTotal:"):
                     mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
     except OSError:
-        pass
+        mem_gib = None  # no /proc/meminfo here: memory unknown
     nproc = run_cmd(["nproc"]).stdout.strip() or str(len(os.sched_getaffinity(0)))
     return {
         "nproc": int(nproc),
