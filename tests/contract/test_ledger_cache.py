@@ -33,3 +33,15 @@ def test_eviction_keeps_balances_exact(store_url: str, monkeypatch: pytest.Monke
         assert report.ok, report.first_error
         totals = report.currencies["CNY"]
         assert totals["debits"] == totals["credits"] == 300 + 30 * 6
+
+
+def test_verify_reports_progress(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    from netfin.ledger import verify as verify_module
+
+    monkeypatch.setattr(verify_module, "PROGRESS_EVERY", 3)
+    assert set(ledger.create_accounts([Account(1, "CNY", 1), Account(2, "CNY", 1)])) == {"ok"}
+    assert set(ledger.create_transfers([Transfer(10 + k, 1, 2, 1, "CNY", 1) for k in range(10)])) == {"ok"}
+    seen: list[int] = []
+    report = ledger.verify(progress=seen.append)
+    assert report.ok and report.journal_entries == 12
+    assert seen == [3, 6, 9, 12]

@@ -195,7 +195,18 @@ def transfers_cmd(
 def verify_cmd(db: str | None = DbOption, json: bool = JsonOption) -> None:
     """Recompute the hash chain, balances and checkpoints; exit 1 naming the first bad entry."""
     with _open(db) as ledger:
-        report = ledger.verify()
+        total = ledger.store.head().seq
+        with Progress(
+            TextColumn("verifying journal"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=json,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("verify", total=total)
+            report = ledger.verify(progress=lambda done: bar.update(task, completed=done))
     if json:
         _emit(report.to_json())
     elif report.ok:

@@ -399,10 +399,12 @@ class Ledger:
                 high = mid - 1
         raise NotFound("transfer has no journal entry", code="journal_entry_missing")
 
-    def verify(self) -> VerifyReport:
+    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Replay the journal and check every table against it (see ``ledger.verify``);
+        ``progress(entries_done)`` is called every few thousand entries."""
         from netfin.ledger.verify import verify_ledger
 
-        return verify_ledger(self.store, self.public_key)
+        return verify_ledger(self.store, self.public_key, progress)
 
 
 @contextmanager

@@ -12,7 +12,7 @@ Merkle root and chain head.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,8 @@ _PENDING, _POST, _VOID, _CLOSE_DR, _CLOSE_CR = 2, 4, 8, 64, 128
 _DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 _CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
 _HISTORY = int(AccountFlags.HISTORY)
+# Journal entries between two progress reports.
+PROGRESS_EVERY = 10_000
 
 
 @dataclass(slots=True)
@@ -96,8 +98,9 @@ class _Peek:
 
 
 class _Replay:
-    def __init__(self, store: LedgerStore) -> None:
+    def __init__(self, store: LedgerStore, progress: Callable[[int], None] | None = None) -> None:
         self.store = store
+        self.progress = progress
         self.balances: dict[int, list[int]] = {}  # dp, dpo, cp, cpo, closed
         self.meta: dict[int, tuple[str, int]] = {}  # currency, flags
         self.pending: dict[int, list[Any]] = {}  # debit, credit, amount, flags, status
@@ -131,6 +134,8 @@ class _Replay:
             self.leaves.append(leaf)
             self.chains.append(chain)
             expected_seq += 1
+            if self.progress is not None and (expected_seq - 1) % PROGRESS_EVERY == 0:
+                self.progress(expected_seq - 1)
         for peek, table in ((accounts, "accounts"), (transfers, "transfers")):
             if peek.row is not None:
                 raise _Bad(
@@ -279,8 +284,11 @@ def _table(kind: int) -> str:
     return {1: "accounts", 2: "transfers", 3: "journal"}.get(kind, "journal")
 
 
-def verify_ledger(store: LedgerStore, public_key: bytes) -> VerifyReport:
-    replay = _Replay(store)
+def verify_ledger(
+    store: LedgerStore, public_key: bytes, progress: Callable[[int], None] | None = None
+) -> VerifyReport:
+    """Replay and check everything; ``progress(entries_done)`` is called as it goes."""
+    replay = _Replay(store, progress)
     report = replay.report
     try:
         with store.snapshot():
