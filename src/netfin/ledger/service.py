@@ -96,8 +96,12 @@ class Ledger:
         clock: Clock | None = None,
         signing_key: Ed25519PrivateKey | None = None,
         key_file: str | None = None,
+        account_cache_max: int = ACCOUNT_CACHE_MAX,
     ) -> None:
+        if type(account_cache_max) is not int or account_cache_max < 0:
+            raise InvalidInput("account_cache_max must be a non-negative int", code="cache_size_invalid")
         self.store = store
+        self._cache_max = account_cache_max
         self.clock = clock or SystemClock()
         self._signing_key = signing_key
         self._key_file = key_file
@@ -113,8 +117,18 @@ class Ledger:
         clock: Clock | None = None,
         signing_key: Ed25519PrivateKey | None = None,
         key_file: str | None = None,
+        account_cache_max: int = ACCOUNT_CACHE_MAX,
     ) -> Ledger:
-        return cls(open_store(url), clock=clock, signing_key=signing_key, key_file=key_file)
+        """Open (and migrate) the ledger at ``url``. ``account_cache_max`` bounds the
+        accounts kept in memory between batches (about 200 bytes each); a batch
+        always holds the accounts it touches, whatever the bound."""
+        return cls(
+            open_store(url),
+            clock=clock,
+            signing_key=signing_key,
+            key_file=key_file,
+            account_cache_max=account_cache_max,
+        )
 
     def close(self) -> None:
         self.store.close()
@@ -248,12 +262,12 @@ class Ledger:
         """
         cache = self._accounts
         missing = [x for x in ids if x not in cache and 0 < x < 2**128]
-        overflow = len(cache) + len(missing) - ACCOUNT_CACHE_MAX
+        overflow = len(cache) + len(missing) - self._cache_max
         if overflow > 0:
             # Evict the oldest-loaded accounts (dicts keep insertion order), at
             # least a quarter of the cache so that eviction stays rare; never
             # one this batch needs.
-            evict = max(overflow, ACCOUNT_CACHE_MAX // 4)
+            evict = max(overflow, self._cache_max // 4)
             for key in [k for k in islice(cache, evict + len(ids)) if k not in ids][:evict]:
                 del cache[key]
         if missing:
