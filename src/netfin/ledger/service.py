@@ -30,6 +30,7 @@ from netfin.ledger.model import (
     Transfer,
 )
 from netfin.ledger.store import Head, LedgerStore, WriteTransaction, b, open_store
+from netfin.ledger.verify import VerifyReport, verify_ledger
 
 _POST_OR_VOID = 4 | 8
 # Pending transfers expired per batch before the batch's own events; the rest
@@ -416,8 +417,6 @@ class Ledger:
     def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Replay the journal and check every table against it (see ``ledger.verify``);
         ``progress(entries_done)`` is called every few thousand entries."""
-        from netfin.ledger.verify import verify_ledger
-
         return verify_ledger(self.store, self.public_key, progress)
 
 
@@ -533,6 +532,3 @@ def _is_transient(error: BaseException) -> bool:
     return isinstance(
         error, (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
     )
-
-
-from netfin.ledger.verify import VerifyReport  # noqa: E402  (cycle-free: verify imports no service)

@@ -35,7 +35,8 @@ from hypothesis import HealthCheck, Phase, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from netfin.core.clock import ManualClock
+from netfin.core.clock import NS_PER_SECOND, ManualClock
+from netfin.core.limits import INT64_MAX
 from netfin.ledger import (
     AMOUNT_MAX,
     Account,
@@ -51,8 +52,7 @@ from netfin.ledger import (
 A = CreateAccountResult
 R = CreateTransferResult
 
-INT64_MAX = 2**63 - 1
-NS = 1_000_000_000
+NS = NS_PER_SECOND
 
 LINKED = int(TransferFlags.LINKED)
 PENDING = int(TransferFlags.PENDING)
