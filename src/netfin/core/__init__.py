@@ -12,11 +12,14 @@ InvalidInput, NotFound, LimitExceeded, ConfigurationError, invariant.
 from netfin.core.clock import Clock, ManualClock, SystemClock
 from netfin.core.errors import (
     ConfigurationError,
+    Conflict,
+    Forbidden,
     InvalidInput,
     InvariantViolation,
     LimitExceeded,
     NetfinError,
     NotFound,
+    Unauthenticated,
     invariant,
 )
 from netfin.core.ids import IdSource, SeededIds, Uuid7Ids, format_id, parse_id
@@ -25,6 +28,8 @@ from netfin.core.money import Money, convert, currency_exponent, is_currency
 __all__ = [
     "Clock",
     "ConfigurationError",
+    "Conflict",
+    "Forbidden",
     "IdSource",
     "InvalidInput",
     "InvariantViolation",
@@ -35,6 +40,7 @@ __all__ = [
     "NotFound",
     "SeededIds",
     "SystemClock",
+    "Unauthenticated",
     "Uuid7Ids",
     "convert",
     "currency_exponent",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Protocol
 
 NS_PER_SECOND = 1_000_000_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Clock(Protocol):
@@ -34,3 +36,17 @@ class ManualClock:
 
     def set(self, now_ns: int) -> None:
         self._now_ns = now_ns
+
+
+def iso_from_ns(ns: int) -> str:
+    """ISO 8601 in UTC with an explicit offset, to the second (as Open Banking shows times)."""
+    moment = datetime.fromtimestamp(ns // NS_PER_SECOND, tz=UTC)
+    return moment.isoformat()
+
+
+def ns_from_datetime(moment: datetime) -> int:
+    """Nanoseconds since the epoch; a naive datetime is refused (its zone would be a guess)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("datetime must carry a UTC offset")
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1_000

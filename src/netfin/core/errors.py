@@ -39,6 +39,24 @@ class LimitExceeded(NetfinError):
     code = "limit_exceeded"
 
 
+class Unauthenticated(NetfinError):
+    """The caller's credentials are missing, malformed, expired or not ours."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(NetfinError):
+    """The caller is known but has no right to this action or resource."""
+
+    code = "forbidden"
+
+
+class Conflict(NetfinError):
+    """The request clashes with the current state (a reused key, a consumed consent)."""
+
+    code = "conflict"
+
+
 class ConfigurationError(NetfinError):
     """A setting (URL, key, environment variable) is missing or malformed."""
 

@@ -1,0 +1,142 @@
+"""Who is calling: bearer tokens to principals, with scopes, roles and rate limits.
+
+Every refusal here (no token, a bad token, a missing scope or role) is written
+to the audit log before the 401 or 403 goes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+from fastapi import Depends, Header, Request
+
+from netfin.core.errors import Forbidden, NetfinError, Unauthenticated
+from netfin.identity.model import Role
+from netfin.identity.oauth.model import SessionClaims
+from netfin.openbanking.service import TppAccess
+
+if TYPE_CHECKING:
+    from netfin.bank import Bank
+
+AUTHORIZATION_LENGTH_MAX = 8192
+
+
+def bank_of(request: Request) -> Bank:
+    return cast("Bank", request.app.state.bank)
+
+
+def interaction_id(request: Request) -> str | None:
+    return cast("str | None", getattr(request.state, "interaction_id", None))
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthenticated("an Authorization: Bearer token is required", code="token_missing")
+    if len(authorization) > AUTHORIZATION_LENGTH_MAX:
+        raise Unauthenticated("the Authorization header is too long", code="token_invalid")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <token>'", code="token_invalid")
+    return token.strip()
+
+
+def _refused(
+    request: Request, action: str, error: NetfinError, actor_kind: str = "anonymous", actor_id: str = ""
+) -> None:
+    bank_of(request).audit.record(
+        actor_kind=actor_kind,
+        actor_id=actor_id,
+        action=action,
+        outcome="refused",
+        subject_kind="endpoint",
+        subject_id=f"{request.method} {request.url.path}"[:200],
+        interaction_id=interaction_id(request),
+        reason=error.code,
+    )
+
+
+def tpp(scope: str) -> Callable[..., TppAccess]:
+    """A dependency: a TPP access token carrying ``scope``; rate-limited per client."""
+
+    def dependency(
+        request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+    ) -> TppAccess:
+        bank = bank_of(request)
+        try:
+            claims = bank.oauth.verify_access_token(_bearer(authorization))
+        except NetfinError as error:
+            _refused(request, "auth.access_token", error)
+            raise
+        if scope not in claims.scopes:
+            refusal = Forbidden(f"the token lacks the {scope!r} scope", code="scope_missing")
+            _refused(request, "auth.scope", refusal, "tpp", claims.client_id)
+            raise refusal
+        bank.rate_limiter.enforce("tpp_client", claims.client_id)
+        return TppAccess(claims.client_id, claims.consent_id, interaction_id(request))
+
+    return dependency
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A signed-in customer or member of staff."""
+
+    party_id: int
+    roles: frozenset[str]
+    claims: SessionClaims
+    interaction_id: str | None
+
+    @property
+    def kind(self) -> str:
+        for role in (
+            Role.CUSTOMER,
+            Role.OPERATOR,
+            Role.COMPLIANCE,
+            Role.RISK_ANALYST,
+            Role.AUDITOR,
+            Role.REGULATOR,
+        ):
+            if role.value in self.roles:
+                return role.value
+        return "customer"
+
+
+def session(*roles: Role) -> Callable[..., Principal]:
+    """A dependency: a session token of a party holding one of ``roles``."""
+    wanted = frozenset(r.value for r in roles)
+
+    def dependency(
+        request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+    ) -> Principal:
+        bank = bank_of(request)
+        try:
+            claims = bank.oauth.verify_session(_bearer(authorization))
+        except NetfinError as error:
+            _refused(request, "auth.session", error)
+            raise
+        held = frozenset(claims.roles)
+        if wanted and not held & wanted:
+            refusal = Forbidden("your role does not allow this", code="role_missing")
+            _refused(
+                request,
+                "auth.role",
+                refusal,
+                sorted(held)[0] if held else "anonymous",
+                f"{claims.party_id:032x}",
+            )
+            raise refusal
+        bank.rate_limiter.enforce("customer", f"{claims.party_id:032x}")
+        return Principal(claims.party_id, held, claims, interaction_id(request))
+
+    return dependency
+
+
+Customer = Annotated[Principal, Depends(session(Role.CUSTOMER))]
+Staff = Annotated[Principal, Depends(session(Role.OPERATOR))]
+AuditReader = Annotated[Principal, Depends(session(Role.AUDITOR, Role.REGULATOR, Role.COMPLIANCE))]
+AisAccess = Annotated[TppAccess, Depends(tpp("accounts"))]
+PisAccess = Annotated[TppAccess, Depends(tpp("payments"))]
+CbpiiAccess = Annotated[TppAccess, Depends(tpp("fundsconfirmations"))]
+BankDep = Annotated[Any, Depends(bank_of)]

@@ -1,0 +1,143 @@
+"""Idempotency keys for every POST: the same key and body give the same response.
+
+A key is scoped to the caller (a TPP client or a customer). The first
+request with a key claims it; its successful response is stored for
+``TTL_S`` and replayed verbatim (with ``Idempotent-Replayed: true``) to a
+repeat with the same body. The same key with another body, or while the
+first request is still running, is a 409 problem. A request that fails with
+a rejection releases its claim so the caller may correct and retry. A claim
+left by a crashed request is taken over after ``STALE_S``; the operations
+behind it are themselves safe to repeat (a consent pays once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+import sqlalchemy as sa
+
+from netfin.core.clock import Clock
+from netfin.core.errors import Conflict, InvalidInput
+from netfin.storage import metadata
+
+TTL_S = 24 * 3600
+STALE_S = 120
+KEY_LENGTH_MAX = 40
+_KEY = re.compile(r"^(?!\s)[\x20-\x7e]{0,39}[\x21-\x7e]$")
+_NS = 1_000_000_000
+
+idempotency_records = sa.Table(
+    "idempotency_records",
+    metadata,
+    sa.Column("scope", sa.String(80), primary_key=True),
+    sa.Column("key", sa.String(40), primary_key=True),
+    sa.Column("fingerprint", sa.LargeBinary(32), nullable=False),
+    sa.Column("state", sa.String(8), nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("body", sa.LargeBinary, nullable=True),
+    sa.Column("location", sa.String(512), nullable=True),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+    sa.Column("expires_ns", sa.BigInteger, nullable=False, index=True),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    body: bytes
+    location: str | None = None
+    replayed: bool = False
+
+
+def fingerprint(method: str, path: str, payload: object) -> bytes:
+    canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).digest()
+
+
+class Idempotency:
+    def __init__(self, engine: sa.Engine, *, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def run(
+        self, scope: str, key: str | None, print_: bytes, handler: Callable[[], StoredResponse]
+    ) -> StoredResponse:
+        if key is None:
+            return handler()
+        if not _KEY.match(key):
+            raise InvalidInput(
+                f"Idempotency-Key must be 1..{KEY_LENGTH_MAX} printable characters, no surrounding spaces",
+                code="idempotency_key_invalid",
+            )
+        stored = self._claim(scope, key, print_)
+        if stored is not None:
+            return stored
+        try:
+            response = handler()
+        except BaseException:
+            self._release(scope, key)
+            raise
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.update(idempotency_records)
+                .where(idempotency_records.c.scope == scope, idempotency_records.c.key == key)
+                .values(state="done", status=response.status, body=response.body, location=response.location)
+            )
+        return response
+
+    def _claim(self, scope: str, key: str, print_: bytes) -> StoredResponse | None:
+        now = self.clock.now_ns()
+        table = idempotency_records
+        where = (table.c.scope == scope, table.c.key == key)
+        with self.engine.begin() as connection:
+            row = connection.execute(sa.select(table).where(*where).with_for_update()).first()
+            if row is not None and (
+                row.expires_ns <= now or (row.state == "started" and row.created_ns + STALE_S * _NS <= now)
+            ):
+                connection.execute(sa.delete(table).where(*where))
+                row = None
+            if row is None:
+                try:
+                    with connection.begin_nested():
+                        connection.execute(
+                            sa.insert(table),
+                            [{"scope": scope, "key": key, "fingerprint": print_, "state": "started",
+                              "created_ns": now, "expires_ns": now + TTL_S * _NS}],
+                        )  # fmt: skip
+                    return None
+                except sa.exc.IntegrityError:
+                    row = connection.execute(sa.select(table).where(*where)).first()
+                    if row is None:
+                        raise Conflict(
+                            "the key is being claimed; retry", code="idempotency_key_in_progress"
+                        ) from None
+        if row.fingerprint != print_:
+            raise Conflict(
+                "this Idempotency-Key was used with a different request body", code="idempotency_key_reused"
+            )
+        if row.state != "done":
+            raise Conflict(
+                "a request with this Idempotency-Key is in progress", code="idempotency_key_in_progress"
+            )
+        return StoredResponse(row.status, row.body, row.location, replayed=True)
+
+    def _release(self, scope: str, key: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.delete(idempotency_records).where(
+                    idempotency_records.c.scope == scope,
+                    idempotency_records.c.key == key,
+                    idempotency_records.c.state == "started",
+                )
+            )
+
+    def purge_expired(self) -> int:
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                sa.delete(idempotency_records).where(idempotency_records.c.expires_ns <= self.clock.now_ns())
+            )
+        return int(result.rowcount)

@@ -1,0 +1,89 @@
+"""The OAuth 2.0 token endpoint and the platform's public keys (JWKS).
+
+Errors here carry RFC 6749's ``error`` and ``error_description`` as members
+of the RFC 9457 problem document, so both kinds of client can read them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Header, Request
+from starlette.responses import Response
+
+from netfin.api import deps
+from netfin.api.deps import BankDep
+from netfin.api.v1 import render
+from netfin.core.errors import InvalidInput, NetfinError
+from netfin.identity.oauth.errors import OAuthError
+
+router = APIRouter(tags=["oauth"])
+FORM_FIELDS_MAX = 16
+
+
+@router.post(
+    "/oauth2/token",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "grant_type": {
+                                "type": "string",
+                                "enum": ["client_credentials", "authorization_code"],
+                            },
+                            "scope": {"type": "string"},
+                            "code": {"type": "string"},
+                            "redirect_uri": {"type": "string"},
+                            "client_id": {"type": "string"},
+                            "client_assertion_type": {"type": "string"},
+                            "client_assertion": {"type": "string"},
+                        },
+                        "required": ["grant_type"],
+                    }
+                }
+            },
+        }
+    },
+)
+async def token(
+    request: Request,
+    bank: BankDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    """RFC 6749 token endpoint: client_credentials and authorization_code, with private_key_jwt."""
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=FORM_FIELDS_MAX)
+    names = [name for name, _ in pairs]
+    if len(names) != len(set(names)):
+        raise InvalidInput("a form field is repeated (RFC 6749 §3.2)", code="form_field_repeated")
+    endpoint = bank.settings.issuer.rstrip("/") + "/oauth2/token"
+    from starlette.concurrency import run_in_threadpool
+
+    try:
+        issued = await run_in_threadpool(
+            bank.oauth.token, dict(pairs), token_endpoint=endpoint, authorization_header=authorization
+        )
+    except NetfinError as error:
+        await run_in_threadpool(_audit, request, bank, "refused", error.code)
+        if isinstance(error, OAuthError):
+            error.problem_extra = {"error": error.error, "error_description": error.error_description}  # type: ignore[attr-defined]
+        raise
+    return render.json_response(200, issued.as_json(), headers={"Pragma": "no-cache"})
+
+
+def _audit(request: Request, bank: BankDep, outcome: str, reason: str | None) -> None:
+    bank.audit.record(
+        actor_kind="anonymous", actor_id="", action="auth.token", outcome=outcome,
+        interaction_id=deps.interaction_id(request), reason=reason,
+    )  # fmt: skip
+
+
+@router.get("/oauth2/jwks")
+def jwks(bank: BankDep) -> dict[str, object]:
+    """Public keys that verify netfin's tokens and event notifications."""
+    return bank.oauth.jwks()  # type: ignore[no-any-return]

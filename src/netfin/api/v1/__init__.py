@@ -1,0 +1,1 @@
+"""netfin's own API for customers and staff, under /v1."""

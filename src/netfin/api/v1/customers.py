@@ -1,0 +1,273 @@
+"""``/v1`` for customers: sign-up, sign-in with a passkey or password, accounts,
+transfers, and the consents they have given to third parties."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from starlette.responses import Response
+
+from netfin.api import deps
+from netfin.api.deps import BankDep, Customer, Principal
+from netfin.api.idempotency import StoredResponse, fingerprint
+from netfin.api.v1 import render
+from netfin.api.v1.schemas import (
+    AccountIn,
+    AccountOut,
+    AuthoriseIn,
+    AuthoriseOut,
+    ConsentOut,
+    ConsentsOut,
+    LoginPasswordIn,
+    PartyOut,
+    PasskeyCredentialIn,
+    PasskeyOptionsIn,
+    SessionOut,
+    SignupIn,
+    TransfersPage,
+)
+from netfin.core.errors import Forbidden, InvalidInput
+from netfin.core.ids import format_id
+from netfin.identity.model import Actor, PartyKind, Role
+from netfin.ledger import TransferFlags
+
+router = APIRouter(prefix="/v1", tags=["customers"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=40)]
+PAGE_SIZE_MAX = 200
+
+
+def _actor(principal: Principal) -> Actor:
+    return Actor(principal.kind, format_id(principal.party_id), None, principal.interaction_id)
+
+
+def parse_party_id(text: str) -> int:
+    try:
+        value = int(text, 16)
+    except ValueError:
+        raise InvalidInput("party_id must be 32 hexadecimal digits", code="party_id_invalid") from None
+    if len(text) != 32:
+        raise InvalidInput("party_id must be 32 hexadecimal digits", code="party_id_invalid")
+    return value
+
+
+def _idempotent(
+    request: Request,
+    bank: BankDep,
+    scope: str,
+    key: str | None,
+    payload: object,
+    run: Callable[[], StoredResponse],
+) -> Response:
+    stored = bank.idempotency.run(scope, key, fingerprint(request.method, request.url.path, payload), run)
+    return render.stored(stored)
+
+
+@router.post("/signup", status_code=201, response_model=SessionOut)
+def signup(request: Request, body: SignupIn, bank: BankDep, key: IdempotencyKey = None) -> Response:
+    """Register as a person (KYC level 1) with a password; the session returned may enrol a passkey."""
+
+    def run() -> StoredResponse:
+        actor = Actor("anonymous", "", None, deps.interaction_id(request))
+        party = bank.identity.register_party(
+            actor, kind=PartyKind.PERSON, display_name=body.display_name, phone=body.phone
+        )
+        bank.credentials.set_password(party.party_id, body.password)
+        session = bank.oauth.issue_session(
+            party_id=party.party_id,
+            roles=[Role.CUSTOMER.value],
+            amr=["pwd"],
+            auth_time_ns=bank.clock.now_ns(),
+        )
+        return render.stored_json(201, render.session(session, party.party_id))
+
+    return _idempotent(request, bank, "signup", key, body.model_dump(mode="json"), run)
+
+
+@router.post("/auth/passkey/options")
+def passkey_login_options(body: PasskeyOptionsIn, bank: BankDep) -> dict[str, object]:
+    party_id = None if body.party_id is None else parse_party_id(body.party_id)
+    return bank.credentials.begin_authentication(party_id)  # type: ignore[no-any-return]
+
+
+@router.post("/auth/passkey", response_model=SessionOut)
+def passkey_login(request: Request, body: PasskeyCredentialIn, bank: BankDep) -> Response:
+    try:
+        result = bank.credentials.finish_authentication(body.credential)
+    except Exception as error:
+        _audit_login(request, bank, "auth.passkey.login", "", error)
+        raise
+    party = bank.identity.get_party(result.party_id)
+    session = bank.oauth.issue_session(
+        party_id=party.party_id, roles=sorted(r.value for r in party.roles), amr=["hwk", "user"],
+        auth_time_ns=bank.clock.now_ns(),
+    )  # fmt: skip
+    _audit_login(request, bank, "auth.passkey.login", format_id(party.party_id), None)
+    return render.json_response(200, render.session(session, party.party_id))
+
+
+@router.post("/auth/password", response_model=SessionOut)
+def password_login(request: Request, body: LoginPasswordIn, bank: BankDep) -> Response:
+    party_id = parse_party_id(body.party_id)
+    try:
+        bank.credentials.verify_password(party_id, body.password)
+        party = bank.identity.get_party(party_id)
+    except Exception as error:
+        _audit_login(request, bank, "auth.password.login", body.party_id, error)
+        raise
+    session = bank.oauth.issue_session(
+        party_id=party.party_id, roles=sorted(r.value for r in party.roles), amr=["pwd"],
+        auth_time_ns=bank.clock.now_ns(),
+    )  # fmt: skip
+    _audit_login(request, bank, "auth.password.login", body.party_id, None)
+    return render.json_response(200, render.session(session, party.party_id))
+
+
+def _audit_login(
+    request: Request, bank: BankDep, action: str, actor_id: str, error: Exception | None
+) -> None:
+    bank.audit.record(
+        actor_kind="customer" if actor_id else "anonymous",
+        actor_id=actor_id,
+        action=action,
+        outcome="refused" if error is not None else "succeeded",
+        interaction_id=deps.interaction_id(request),
+        reason=getattr(error, "code", type(error).__name__) if error is not None else None,
+    )
+
+
+@router.get("/me", response_model=PartyOut)
+def me(principal: Customer, bank: BankDep) -> Response:
+    return render.json_response(200, render.party(bank.identity.get_party(principal.party_id)))
+
+
+@router.post("/me/passkeys/options")
+def passkey_register_options(principal: Customer, bank: BankDep) -> dict[str, object]:
+    party = bank.identity.get_party(principal.party_id)
+    options = bank.credentials.begin_registration(
+        party.party_id, format_id(party.party_id), party.display_name
+    )
+    return options  # type: ignore[no-any-return]
+
+
+@router.post("/me/passkeys", status_code=201)
+def passkey_register(
+    request: Request, principal: Customer, body: PasskeyCredentialIn, bank: BankDep
+) -> Response:
+    passkey = bank.credentials.finish_registration(principal.party_id, body.credential, body.label)
+    bank.audit.record(
+        actor_kind="customer", actor_id=format_id(principal.party_id), action="auth.passkey.register",
+        outcome="succeeded", interaction_id=principal.interaction_id,
+    )  # fmt: skip
+    return render.json_response(
+        201, {"credential_id": render.b64(passkey.credential_id), "label": body.label}
+    )
+
+
+@router.get("/me/accounts", response_model=list[AccountOut])
+def my_accounts(principal: Customer, bank: BankDep) -> Response:
+    balances = bank.openbanking.customer_accounts(principal.party_id)
+    return render.json_response(200, [render.account(b.account, b) for b in balances])
+
+
+@router.post("/me/accounts", status_code=201, response_model=AccountOut)
+def open_my_account(
+    request: Request, principal: Customer, body: AccountIn, bank: BankDep, key: IdempotencyKey = None
+) -> Response:
+    def run() -> StoredResponse:
+        account = bank.identity.open_account(
+            _actor(principal), principal.party_id, currency=body.currency, nickname=body.nickname
+        )
+        return render.stored_json(201, render.account(account, None))
+
+    scope = "party:" + format_id(principal.party_id)
+    return _idempotent(request, bank, scope, key, body.model_dump(mode="json"), run)
+
+
+@router.get("/me/accounts/{account_id}/transfers", response_model=TransfersPage)
+def my_transfers(
+    account_id: Annotated[str, Path(max_length=40)],
+    principal: Customer,
+    bank: BankDep,
+    cursor: Annotated[str | None, Query(max_length=32, pattern=r"^[0-9]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX)] = 50,
+) -> Response:
+    balance = bank.openbanking.customer_account(principal.party_id, account_id)
+    page = bank.ledger.account_transfers(
+        balance.account.ledger_account_id, cursor=cursor, limit=limit, reverse=True
+    )
+    ledger_id = balance.account.ledger_account_id
+    shown = [t for t in page.transfers if not t.flags & TransferFlags.VOID_PENDING]
+    return render.json_response(
+        200,
+        {"transfers": [render.transfer(t, ledger_id) for t in shown], "next_cursor": page.next_cursor},
+    )
+
+
+@router.get("/me/consents", response_model=ConsentsOut)
+def my_consents(principal: Customer, bank: BankDep) -> Response:
+    consents = bank.consents.list_for_party(principal.party_id)
+    return render.json_response(200, {"consents": [render.consent(c) for c in consents]})
+
+
+@router.get("/me/consents/{consent_id}", response_model=ConsentOut)
+def my_consent(
+    consent_id: Annotated[str, Path(max_length=128)], principal: Customer, bank: BankDep
+) -> Response:
+    return render.json_response(
+        200, render.consent(bank.consents.get_for_party(principal.party_id, consent_id))
+    )
+
+
+@router.post("/me/consents/{consent_id}/authorise/options")
+def authorise_options(
+    consent_id: Annotated[str, Path(max_length=128)], principal: Customer, bank: BankDep
+) -> dict[str, object]:
+    """A passkey challenge for authorising this consent (the step-up)."""
+    bank.consents.get_for_party(principal.party_id, consent_id)
+    return bank.credentials.begin_authentication(principal.party_id)  # type: ignore[no-any-return]
+
+
+@router.post("/me/consents/{consent_id}/authorise", response_model=AuthoriseOut)
+def authorise(
+    request: Request,
+    consent_id: Annotated[str, Path(max_length=128)],
+    body: AuthoriseIn,
+    principal: Customer,
+    bank: BankDep,
+) -> Response:
+    """Authorise with a fresh passkey assertion; returns the code for the TPP's redirect."""
+    try:
+        result = bank.credentials.finish_authentication(body.credential)
+    except Exception as error:
+        _audit_login(request, bank, "consent.authorise.passkey", format_id(principal.party_id), error)
+        raise
+    if result.party_id != principal.party_id:
+        raise Forbidden("the passkey belongs to someone else", code="passkey_party_mismatch")
+    consent = bank.consents.get_for_party(principal.party_id, consent_id)
+    bank.openbanking.consent_accounts_match(consent, body.account_ids)
+    consent = bank.consents.authorise(
+        _actor(principal), consent_id, party_id=principal.party_id, account_ids=body.account_ids
+    )
+    client = bank.oauth.get_client(consent.client_id)
+    redirect_uri = client.redirect_uris[0] if client.redirect_uris else None
+    code = bank.oauth.issue_authorization_code(
+        client_id=consent.client_id, consent_id=consent.consent_id, party_id=principal.party_id,
+        redirect_uri=redirect_uri or "", scope=render.SCOPE_OF_KIND[consent.kind],
+    )  # fmt: skip
+    return render.json_response(
+        200, {"consent": render.consent(consent), "authorization_code": code, "redirect_uri": redirect_uri}
+    )
+
+
+@router.post("/me/consents/{consent_id}/reject", response_model=ConsentOut)
+def reject(consent_id: Annotated[str, Path(max_length=128)], principal: Customer, bank: BankDep) -> Response:
+    consent = bank.consents.reject(_actor(principal), consent_id, party_id=principal.party_id)
+    return render.json_response(200, render.consent(consent))
+
+
+@router.post("/me/consents/{consent_id}/revoke", response_model=ConsentOut)
+def revoke(consent_id: Annotated[str, Path(max_length=128)], principal: Customer, bank: BankDep) -> Response:
+    consent = bank.consents.revoke(_actor(principal), consent_id, party_id=principal.party_id)
+    return render.json_response(200, render.consent(consent))

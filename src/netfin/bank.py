@@ -1,0 +1,160 @@
+"""One bank, assembled: every service on one database, for the API, the CLI and the demo.
+
+``Bank.open(url)`` opens the ledger and the platform engine on the same
+database, runs both migrations, and wires the services together. Settings
+come from arguments or the environment (see ``BankSettings.from_env``);
+secrets (signing keys) come only from the environment or key files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from netfin.api.idempotency import Idempotency
+from netfin.audit import AuditLog
+from netfin.core.clock import Clock, SystemClock
+from netfin.core.ids import IdSource, Uuid7Ids
+from netfin.identity.consents import Consent, Consents
+from netfin.identity.credentials import Credentials
+from netfin.identity.model import BankProfile
+from netfin.identity.oauth import OAuth
+from netfin.identity.oauth.keys import load_api_signing_key
+from netfin.identity.service import Identity
+from netfin.ledger import Ledger
+from netfin.notifications import Notifications, append_event
+from netfin.notifications.model import CONSENT_AUTHORIZATION_REVOKED, RESOURCE_UPDATE
+from netfin.openbanking.service import OpenBanking
+from netfin.payments import DomesticPayment, Payments
+from netfin.ratelimit import RateLimiter
+from netfin.storage import open_engine
+
+DEFAULT_DATABASE_URL = "sqlite:///netfin.db"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True, slots=True)
+class BankSettings:
+    database_url: str = DEFAULT_DATABASE_URL
+    issuer: str = "http://127.0.0.1:8000"
+    rp_id: str = "localhost"
+    origins: tuple[str, ...] = ("http://localhost:8000",)
+    allow_client_secret: bool = False
+    allow_insecure_callbacks: bool = True
+    profile: BankProfile = field(default_factory=BankProfile)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> BankSettings:
+        values: dict[str, Any] = {}
+        if environ.get("NETFIN_DATABASE_URL"):
+            values["database_url"] = environ["NETFIN_DATABASE_URL"]
+        if environ.get("NETFIN_ISSUER"):
+            values["issuer"] = environ["NETFIN_ISSUER"]
+        if environ.get("NETFIN_RP_ID"):
+            values["rp_id"] = environ["NETFIN_RP_ID"]
+        if environ.get("NETFIN_ORIGINS"):
+            values["origins"] = tuple(o.strip() for o in environ["NETFIN_ORIGINS"].split(",") if o.strip())
+        if environ.get("NETFIN_ALLOW_CLIENT_SECRET"):
+            values["allow_client_secret"] = environ["NETFIN_ALLOW_CLIENT_SECRET"].lower() in _TRUE
+        if environ.get("NETFIN_ALLOW_INSECURE_CALLBACKS"):
+            values["allow_insecure_callbacks"] = environ["NETFIN_ALLOW_INSECURE_CALLBACKS"].lower() in _TRUE
+        values.update(overrides)
+        return cls(**values)
+
+
+class Bank:
+    """Every service of one bank; close it to flush the audit log and release connections."""
+
+    def __init__(
+        self,
+        settings: BankSettings,
+        *,
+        clock: Clock | None = None,
+        ids: IdSource | None = None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.ids = ids or Uuid7Ids()
+        self.ledger = Ledger.open(settings.database_url, clock=self.clock)
+        try:
+            self.engine = open_engine(settings.database_url)
+            self._wire(environ)
+        except BaseException:
+            self.ledger.close()
+            raise
+
+    def _wire(self, environ: Mapping[str, str]) -> None:
+        clock, ids, engine, s = self.clock, self.ids, self.engine, self.settings
+        signing_key = load_api_signing_key()
+        self.audit = AuditLog(engine, clock=clock, ids=ids)
+        self.identity = Identity(engine, self.ledger, self.audit, clock=clock, ids=ids, bank=s.profile)
+        self.consents = Consents(engine, self.audit, clock=clock, ids=ids, on_revoked=self._consent_revoked)
+        self.payments = Payments(
+            engine, self.ledger, self.identity, self.consents, self.audit, clock=clock, ids=ids,
+            emit=self._payment_event,
+        )  # fmt: skip
+        self.credentials = Credentials(
+            engine, clock=clock, ids=ids, rp_id=s.rp_id, rp_name=s.profile.bank_name, origins=s.origins
+        )
+        self.oauth = OAuth(
+            engine, clock=clock, ids=ids, issuer=s.issuer, signing_key=signing_key,
+            allow_client_secret=s.allow_client_secret,
+        )  # fmt: skip
+        self.notifications = Notifications(
+            engine, clock=clock, ids=ids, signing_key=signing_key,
+            allow_insecure_localhost=s.allow_insecure_callbacks, issuer=s.issuer,
+            resource_base_url=s.issuer.rstrip("/") + "/open-banking/v4.0",
+        )  # fmt: skip
+        self.rate_limiter = RateLimiter.from_env(environ, clock=clock)
+        self.idempotency = Idempotency(engine, clock=clock)
+        self.openbanking = OpenBanking(
+            identity=self.identity, consents=self.consents, payments=self.payments, ledger=self.ledger,
+            audit=self.audit, clock=clock,
+        )  # fmt: skip
+
+    @classmethod
+    def open(cls, url: str | None = None, **kwargs: Any) -> Bank:
+        settings = BankSettings.from_env(os.environ, **({"database_url": url} if url else {}))
+        return cls(settings, **kwargs)
+
+    def _payment_event(self, connection: sa.Connection, payment: DomesticPayment) -> None:
+        append_event(
+            connection,
+            event_id=self.ids.new_id(),
+            event_type=RESOURCE_UPDATE,
+            client_id=payment.client_id,
+            subject_kind="domestic-payment",
+            subject_id=payment.payment_id,
+            payload={"status": payment.status.value},
+            created_ns=self.clock.now_ns(),
+        )
+
+    def _consent_revoked(self, connection: sa.Connection, consent: Consent) -> None:
+        append_event(
+            connection,
+            event_id=self.ids.new_id(),
+            event_type=CONSENT_AUTHORIZATION_REVOKED,
+            client_id=consent.client_id,
+            subject_kind=consent.kind.value + "-consent",
+            subject_id=consent.consent_id,
+            payload={"status": "CANC"},
+            created_ns=self.clock.now_ns(),
+        )
+
+    def close(self) -> None:
+        self.notifications.close()
+        self.rate_limiter.close()
+        self.audit.close()
+        self.engine.dispose()
+        self.ledger.close()
+
+    def __enter__(self) -> Bank:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

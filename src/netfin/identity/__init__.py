@@ -1,0 +1,1 @@
+"""Identity: parties, KYC levels, roles, customer accounts, credentials and consents."""

@@ -1,0 +1,216 @@
+"""Domestic payment use cases: initiate under an authorised consent, read, resume.
+
+The flow of one payment (DESIGN.md §4) in three durable steps:
+
+1. one platform transaction consumes the consent (compare-and-set AUTH -> COND,
+   so a consent pays at most once even under concurrent requests) and writes
+   the order in status PDNG with the ledger transfer id it will use;
+2. ``ledger.create_transfers`` books the money (idempotent by transfer id);
+3. one platform transaction records the outcome (ACSC, ACSP or RJCT) and
+   appends the event to the outbox in the same commit.
+
+A crash between the steps leaves a PDNG order; ``resume_pending`` repeats
+steps 2 and 3 for it, and because the ledger transfer id is fixed in step 1
+the money moves at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import sqlalchemy as sa
+
+from netfin.core.clock import Clock
+from netfin.core.errors import InvalidInput, NotFound
+from netfin.core.ids import IdSource, format_id
+from netfin.identity.consents import Consent, Consents
+from netfin.identity.model import Actor, CustomerAccount
+from netfin.identity.service import AuditSink, Identity, audit_change
+from netfin.ledger import CreateTransferResult, Ledger, Transfer
+from netfin.payments import store
+from netfin.payments.model import DomesticInitiation, DomesticPayment, PaymentStatus
+
+CODE_DOMESTIC_PAYMENT = 200
+RESUME_BATCH_MAX = 500
+_DONE = (CreateTransferResult.OK, CreateTransferResult.EXISTS)
+
+# Called inside step 3's transaction so that the event commits with the outcome.
+EventEmitter = Callable[[sa.Connection, DomesticPayment], None]
+
+
+class Payments:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        ledger: Ledger,
+        identity: Identity,
+        consents: Consents,
+        audit: AuditSink,
+        *,
+        clock: Clock,
+        ids: IdSource,
+        emit: EventEmitter | None = None,
+    ) -> None:
+        self.engine = engine
+        self.ledger = ledger
+        self.identity = identity
+        self.consents = consents
+        self.audit = audit
+        self.clock = clock
+        self.ids = ids
+        self.emit = emit
+
+    def initiate_domestic(
+        self, actor: Actor, *, consent: Consent, debtor: CustomerAccount, initiation: DomesticInitiation
+    ) -> DomesticPayment:
+        """Pay under ``consent`` (already checked usable by the caller) from ``debtor``."""
+        if initiation.currency != debtor.currency:
+            raise InvalidInput(
+                f"the debtor account holds {debtor.currency}, the payment is in {initiation.currency}",
+                code="currency_mismatch",
+            )
+        creditor = self.resolve_creditor(initiation)
+        if creditor is not None and creditor.account_id == debtor.account_id:
+            raise InvalidInput("debtor and creditor accounts must differ", code="accounts_must_be_different")
+        if creditor is not None and creditor.currency != initiation.currency:
+            raise InvalidInput("the creditor account holds another currency", code="currency_mismatch")
+        now = self.clock.now_ns()
+        payment = DomesticPayment(
+            payment_id="dp-" + format_id(self.ids.new_id()),
+            consent_id=consent.consent_id,
+            client_id=consent.client_id,
+            party_id=debtor.party_id,
+            debtor_account_id=debtor.account_id,
+            initiation=initiation,
+            transfer_id=self.ids.new_id(),
+            internal_creditor_account_id=None if creditor is None else creditor.account_id,
+            status=PaymentStatus.PENDING,
+            status_reason=None,
+            created_ns=now,
+            status_updated_ns=now,
+        )
+        with self.engine.begin() as connection:
+            self.consents.consume(connection, consent)
+            connection.execute(sa.insert(store.domestic_payments), [store.payment_values(payment)])
+        audit_change(
+            self.audit, Actor(actor.kind, actor.id, consent.consent_id, actor.interaction_id),
+            "payment.create", "payment", payment.payment_id,
+            {"amount_minor": initiation.amount_minor, "currency": initiation.currency},
+        )  # fmt: skip
+        return self._book(payment, debtor)
+
+    def resolve_creditor(self, initiation: DomesticInitiation) -> CustomerAccount | None:
+        """The creditor's account here, or None when it is held at another bank."""
+        scheme = initiation.creditor.scheme_name
+        identification = initiation.creditor.identification.replace(" ", "").upper()
+        if scheme.endswith("IBAN"):
+            return self.identity.find_account_by_iban(identification)
+        if scheme.endswith("SortCodeAccountNumber"):
+            bank = self.identity.bank
+            if (
+                len(identification) == 14
+                and identification.isdigit()
+                and identification[:6] == bank.sort_code
+            ):
+                from schwifty import IBAN
+
+                iban = IBAN.generate(
+                    bank.country, bank_code=bank.bank_code + bank.sort_code, account_code=identification[6:]
+                )
+                return self.identity.find_account_by_iban(str(iban.compact))
+            return None
+        raise InvalidInput(
+            f"creditor SchemeName {scheme!r} is not supported", code="creditor_scheme_unsupported"
+        )
+
+    def _book(self, payment: DomesticPayment, debtor: CustomerAccount) -> DomesticPayment:
+        """Steps 2 and 3: move the money, then record the outcome with its event."""
+        i = payment.initiation
+        if payment.internal_creditor_account_id is None:
+            credit_id = self.identity.bank_account(i.currency, "clearing")
+            success = PaymentStatus.SETTLEMENT_IN_PROCESS
+        else:
+            credit_id = self.identity.get_account(payment.internal_creditor_account_id).ledger_account_id
+            success = PaymentStatus.SETTLEMENT_COMPLETED
+        [result] = self.ledger.create_transfers(
+            [
+                Transfer(
+                    payment.transfer_id, debtor.ledger_account_id, credit_id, i.amount_minor, i.currency,
+                    CODE_DOMESTIC_PAYMENT,
+                )
+            ]
+        )  # fmt: skip
+        if result in _DONE:
+            status, reason = success, None
+        else:
+            status, reason = PaymentStatus.REJECTED, result.value
+        return self._finish(payment, status, reason)
+
+    def _finish(self, payment: DomesticPayment, status: PaymentStatus, reason: str | None) -> DomesticPayment:
+        now = self.clock.now_ns()
+        done = replace(payment, status=status, status_reason=reason, status_updated_ns=now)
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                sa.update(store.domestic_payments)
+                .where(
+                    store.domestic_payments.c.payment_id == payment.payment_id,
+                    store.domestic_payments.c.status == PaymentStatus.PENDING.value,
+                )
+                .values(status=status.value, status_reason=reason, status_updated_ns=now)
+            ).rowcount
+            if changed == 1 and self.emit is not None:
+                self.emit(connection, done)
+        if changed != 1:  # another resumer finished it first; report what is recorded
+            return self.get(payment.payment_id)
+        audit_change(
+            self.audit, Actor.system(), "payment.status", "payment", payment.payment_id,
+            {"status": status.value, "reason": reason},
+        )  # fmt: skip
+        return done
+
+    def get(self, payment_id: str) -> DomesticPayment:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(store.domestic_payments).where(store.domestic_payments.c.payment_id == payment_id)
+            ).first()
+        if row is None:
+            raise NotFound("no such payment", code="payment_not_found")
+        return store.payment_from_row(row)
+
+    def get_for_client(self, client_id: str, payment_id: str) -> DomesticPayment:
+        payment = self.get(payment_id)
+        if payment.client_id != client_id:
+            raise NotFound("no such payment", code="payment_not_found")
+        return payment
+
+    def by_transfer_ids(self, transfer_ids: list[int]) -> dict[int, DomesticPayment]:
+        """Payment orders behind ledger transfers (for transaction details)."""
+        if not transfer_ids:
+            return {}
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(store.domestic_payments).where(
+                    store.domestic_payments.c.transfer_id.in_([t.to_bytes(16, "big") for t in transfer_ids])
+                )
+            )
+            payments = [store.payment_from_row(r) for r in rows]
+        return {p.transfer_id: p for p in payments}
+
+    def resume_pending(self, *, older_than_s: int = 30) -> int:
+        """Finish orders left in PDNG by a crash between the steps. Returns how many."""
+        cutoff = self.clock.now_ns() - older_than_s * 1_000_000_000
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(store.domestic_payments)
+                .where(
+                    store.domestic_payments.c.status == PaymentStatus.PENDING.value,
+                    store.domestic_payments.c.created_ns <= cutoff,
+                )
+                .order_by(store.domestic_payments.c.created_ns)
+                .limit(RESUME_BATCH_MAX)
+            )
+            pending = [store.payment_from_row(r) for r in rows]
+        for payment in pending:
+            self._book(payment, self.identity.get_account(payment.debtor_account_id))
+        return len(pending)
