@@ -44,6 +44,10 @@ def _netfin_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("NETFIN_HOME", str(tmp_path_factory.getbasetemp() / "netfin-home"))
     monkeypatch.delenv("NETFIN_LEDGER_SIGNING_KEY", raising=False)
     monkeypatch.delenv("NETFIN_LEDGER_KEY_FILE", raising=False)
+    monkeypatch.delenv("NETFIN_API_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("NETFIN_API_KEY_FILE", raising=False)
+    monkeypatch.delenv("NETFIN_REDIS_URL", raising=False)
+    monkeypatch.delenv("NETFIN_DATABASE_URL", raising=False)
 
 
 def pg_schema_url(schema: str) -> str:

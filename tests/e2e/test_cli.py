@@ -79,7 +79,11 @@ def test_accounts_listing_and_bad_database_url(tmp_path: Path) -> None:
     assert _run("demo", "--db", db, "--events", "50", "--customers", "5", "--json")[0] == 0
     code, out = _run("ledger", "accounts", "--db", db, "--json")
     accounts = json.loads(out)["accounts"]
-    assert code == 0 and len(accounts) == 1 + 5 + 20 + 5
+    day = [a for a in accounts if a["currency"] == "CNY"]
+    story = [a for a in accounts if a["currency"] == "GBP"]
+    # The simulated day: settlement, 5 customers, 20 merchants, 5 billers; the open-banking
+    # story: two customer accounts and the bank's GBP funding account.
+    assert code == 0 and len(day) == 1 + 5 + 20 + 5 and len(story) == 3
     code, out = _run("ledger", "verify", "--db", "mysql://nowhere/x")
     assert code == 2 and "database_url_invalid" in out
 
@@ -93,3 +97,25 @@ def test_schema_head_matches_alembic() -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+
+
+def test_platform_schema_head_matches_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from netfin.storage.engine import MIGRATIONS_DIR, SCHEMA_HEAD
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+
+
+def test_demo_tells_the_open_banking_story(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'demo.db'}"
+    code, out = _run("demo", "--db", db, "--events", "20", "--customers", "3", "--json")
+    story = json.loads(out)["open_banking"]
+    results = [step["result"] for step in story["steps"]]
+    assert code == 0 and story["audit"]["ok"] and story["ledger_ok"]
+    assert "ACSC" in results and "GBP 42.50" in results and results[-1] == "403 consent_revoked"
+    code, out = _run("audit", "verify", "--db", db, "--json")
+    assert code == 0 and json.loads(out)["entries"] == story["audit"]["entries"]

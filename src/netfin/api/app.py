@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -19,14 +20,29 @@ API_TITLE = "netfin API"
 API_VERSION = "0.1.0"
 
 
-def create_app(bank: Bank, *, close_bank: bool = False) -> FastAPI:
-    """Build the application around an open ``Bank``; close it with the app if asked."""
+def create_app(
+    bank: Bank,
+    *,
+    close_bank: bool = False,
+    background: tuple[list[threading.Thread], threading.Event] | None = None,
+) -> FastAPI:
+    """Build the application around an open ``Bank``; close it with the app if asked.
+
+    ``background`` threads start with the application and are told to stop
+    (and joined) when it shuts down, before the bank closes.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        threads, stop = background or ([], threading.Event())
+        for thread in threads:
+            thread.start()
         try:
             yield
         finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=10)
             if close_bank:
                 bank.close()
 

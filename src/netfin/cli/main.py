@@ -25,11 +25,16 @@ from netfin.ledger.journal import (
     proof_to_json,
 )
 from netfin.ledger.model import Account, Transfer
+from netfin.cli import platform
+from netfin.cli.story import Story, run_story
 from netfin.sim import simulate_day
 
 app = typer.Typer(help="netfin: digital finance on one verifiable double-entry ledger.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Inspect and verify the ledger.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(platform.admin_app, name="admin")
+app.add_typer(platform.audit_app, name="audit")
+app.command("serve")(platform.serve)
 
 console = Console()
 err = Console(stderr=True)
@@ -295,7 +300,7 @@ def demo_cmd(
     fresh: bool = typer.Option(True, help="Start from an empty demo database."),
     json: bool = JsonOption,
 ) -> None:
-    """Open a ledger, run a simulated day of payments, print balances and verify."""
+    """A simulated day on the ledger, then open banking over the HTTP API; verify both."""
     if fresh and db.startswith("sqlite:///"):
         path = Path(db.removeprefix("sqlite:///"))
         for suffix in ("", "-wal", "-shm"):
@@ -329,9 +334,11 @@ def demo_cmd(
                 *summary.biller_ids[:2],
             ]
         )
+    story = run_story(db)
     if json:
         _emit(
             {
+                "open_banking": story.to_json(),
                 "events": summary.attempted,
                 "results": dict(summary.results),
                 "kinds": dict(summary.kinds),
@@ -342,7 +349,8 @@ def demo_cmd(
         )
     else:
         _print_demo(summary, accounts, checkpoint.tree_size, report)
-    if not report.ok:
+        _print_story(story)
+    if not (report.ok and story.audit_ok and story.ledger_ok):
         raise typer.Exit(1)
 
 
@@ -378,6 +386,17 @@ def _print_demo(summary: Any, accounts: list[Account], tree_size: int, report: A
         f"ledger verify: {status} ({report.journal_entries} journal entries, "
         f"checkpoint over {tree_size} entries signed)"
     )
+
+
+def _print_story(story: Story) -> None:
+    console.rule("open banking over the HTTP API / 开放银行")
+    steps = Table("who", "did what", "result")
+    for step in story.steps:
+        steps.add_row(step.actor, step.action, step.result)
+    console.print(steps)
+    audit = "[green]OK[/green]" if story.audit_ok else "[red]FAILED[/red]"
+    ledger = "[green]OK[/green]" if story.ledger_ok else "[red]FAILED[/red]"
+    console.print(f"audit log verify: {audit} ({story.audit_entries} entries); ledger verify after the story: {ledger}")
 
 
 def main() -> None:  # pragma: no cover - console entry point
