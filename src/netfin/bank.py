@@ -15,7 +15,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from netfin.api.idempotency import Idempotency
 from netfin.audit import AuditLog
 from netfin.core.clock import Clock, SystemClock
 from netfin.core.ids import IdSource, Uuid7Ids
@@ -32,6 +31,7 @@ from netfin.openbanking.service import OpenBanking
 from netfin.payments import DomesticPayment, Payments
 from netfin.ratelimit import RateLimiter
 from netfin.storage import open_engine
+from netfin.storage.idempotency import Idempotency
 
 DEFAULT_DATABASE_URL = "sqlite:///netfin.db"
 _TRUE = {"1", "true", "yes", "on"}

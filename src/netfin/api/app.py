@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from netfin.api import errors, oauth
 from netfin.api.middleware import Guards
@@ -62,4 +63,56 @@ def create_app(
 
     for router in ob_routes.routers():
         app.include_router(router)
+    _publish_problems(app)
     return app
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details; under /open-banking also the OB v4.0 error members.",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "code": {"type": "string"},
+        "interaction_id": {"type": "string"},
+        "Id": {"type": "string"},
+        "Code": {"type": "string"},
+        "Message": {"type": "string"},
+        "Errors": {"type": "array", "items": {"type": "object"}},
+        "error": {"type": "string"},
+        "error_description": {"type": "string"},
+    },
+}
+
+
+def _publish_problems(app: FastAPI) -> None:
+    """Declare every error response as RFC 9457 ``application/problem+json`` in /openapi.json.
+
+    FastAPI would advertise 422 validation errors; netfin answers them (and
+    every other refusal) with 4xx problem documents, so the schema says so.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        problem = {
+            "description": "A refusal or error (RFC 9457 problem details)",
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses["default"] = problem
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

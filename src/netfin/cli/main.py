@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from netfin.cli import platform
+from netfin.cli.story import Story, run_story
 from netfin.core.clock import ManualClock
 from netfin.core.errors import NetfinError
 from netfin.core.ids import format_id, parse_id
@@ -25,8 +27,6 @@ from netfin.ledger.journal import (
     proof_to_json,
 )
 from netfin.ledger.model import Account, Transfer
-from netfin.cli import platform
-from netfin.cli.story import Story, run_story
 from netfin.sim import simulate_day
 
 app = typer.Typer(help="netfin: digital finance on one verifiable double-entry ledger.", no_args_is_help=True)
@@ -396,7 +396,9 @@ def _print_story(story: Story) -> None:
     console.print(steps)
     audit = "[green]OK[/green]" if story.audit_ok else "[red]FAILED[/red]"
     ledger = "[green]OK[/green]" if story.ledger_ok else "[red]FAILED[/red]"
-    console.print(f"audit log verify: {audit} ({story.audit_entries} entries); ledger verify after the story: {ledger}")
+    console.print(
+        f"audit log verify: {audit} ({story.audit_entries} entries); ledger verify after the story: {ledger}"
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -21,14 +21,16 @@ console = Console()
 err = Console(stderr=True)
 admin_app = typer.Typer(help="Bootstrap staff and third parties.", no_args_is_help=True)
 audit_app = typer.Typer(help="Read and verify the audit log.", no_args_is_help=True)
-DbOption = typer.Option(None, "--db", help="Database URL (default $NETFIN_DATABASE_URL or sqlite:///netfin.db).")
+DbOption = typer.Option(
+    None, "--db", help="Database URL (default $NETFIN_DATABASE_URL or sqlite:///netfin.db)."
+)
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
-PASSWORD_VARIABLE = "NETFIN_STAFF_PASSWORD"
+PASSWORD_VARIABLE = "NETFIN_STAFF_PASSWORD"  # noqa: S105 (the name of a variable, not a secret)
 
 
 def _bank(db: str | None) -> Bank:
     try:
-        return Bank(BankSettings.from_env(**({"database_url": db} if db else {})))
+        return Bank(BankSettings.from_env(os.environ, **({"database_url": db} if db else {})))
     except NetfinError as error:
         err.print(f"[red]{error.code}[/red]: {error.message}")
         raise typer.Exit(2) from None
@@ -67,12 +69,18 @@ def create_staff(
     """Create a member of staff; the password comes from $NETFIN_STAFF_PASSWORD, never the command line."""
     password = os.environ.get(PASSWORD_VARIABLE)
     if not password:
-        err.print(f"[red]set {PASSWORD_VARIABLE}[/red] to the new member's password (never pass it as an argument)")
+        err.print(
+            f"[red]set {PASSWORD_VARIABLE}[/red] to the new member's password (never pass it as an argument)"
+        )
         raise typer.Exit(2)
     with _bank(db) as bank:
         try:
             party = bank.identity.register_party(
-                Actor.system("netfin-admin"), kind=PartyKind.PERSON, display_name=name, phone=phone, roles=role
+                Actor.system("netfin-admin"),
+                kind=PartyKind.PERSON,
+                display_name=name,
+                phone=phone,
+                roles=role,
             )
             bank.credentials.set_password(party.party_id, password)
         except NetfinError as error:
@@ -121,12 +129,17 @@ def audit_log(
         page = bank.audit.query(consent_id=consent_id, actor_id=actor_id, outcome=outcome, limit=limit)
     rows = [
         {
-            "seq": e.seq, "at": iso_from_ns(e.at_ns), "actor": f"{e.actor_kind}:{e.actor_id}", "action": e.action,
-            "outcome": e.outcome, "subject": f"{e.subject_kind}:{e.subject_id}", "consent_id": e.consent_id,
+            "seq": e.seq,
+            "at": iso_from_ns(e.at_ns),
+            "actor": f"{e.actor_kind}:{e.actor_id}",
+            "action": e.action,
+            "outcome": e.outcome,
+            "subject": f"{e.subject_kind}:{e.subject_id}",
+            "consent_id": e.consent_id,
             "reason": e.reason,
         }
         for e in page.entries
-    ]  # fmt: skip
+    ]
     if json:
         _emit({"entries": rows, "next_cursor": page.next_cursor})
         return

@@ -63,10 +63,14 @@ def run_story(database_url: str) -> Story:
 def _act(http: TestClient, bank: Bank, story: Story) -> None:
     token_url = BASE_URL + "/oauth2/token"
     operator = ob.staff_session(bank)
-    alice = ob.sign_up(http, SoftwareAuthenticator("localhost", ORIGIN), name="Li Hua 李华", phone="+8613800138000")
+    alice = ob.sign_up(
+        http, SoftwareAuthenticator("localhost", ORIGIN), name="Li Hua 李华", phone="+8613800138000"
+    )
     story.add("customer", "signed up, enrolled a passkey, signed in with it", f"party {alice.party_id[-8:]}")
     account = ob.open_funded_account(http, alice, operator, "GBP", "250.00")
-    shop = ob.sign_up(http, SoftwareAuthenticator("localhost", ORIGIN), name="Corner shop", phone="+447700900555")
+    shop = ob.sign_up(
+        http, SoftwareAuthenticator("localhost", ORIGIN), name="Corner shop", phone="+447700900555"
+    )
     ob.open_funded_account(http, shop, operator, "GBP", "0")
     story.add("operator", "opened and funded an account", "GBP 250.00")
     budget = ob.register_tpp(http, operator, "Budget app", ["accounts"], "https://budget.example/cb")
@@ -76,7 +80,9 @@ def _act(http: TestClient, bank: Bank, story: Story) -> None:
     story.add("customer", "authorised the Budget app with a passkey", consent_id)
     balance = http.get(f"{OB}/aisp/accounts/{account}/balances", headers=ob.bearer(token))
     amount = balance.json()["Data"]["Balance"][0]["Amount"]
-    story.add("Budget app", "read the balance", f"{balance.status_code} {amount['Currency']} {amount['Amount']}")
+    story.add(
+        "Budget app", "read the balance", f"{balance.status_code} {amount['Currency']} {amount['Amount']}"
+    )
     payment = ob.domestic_payment(
         http, payer, alice, token_url, debtor_account_id=account,
         payment=ob.initiation("42.50", "GBP", shop.ibans[0], reference="groceries"),

@@ -142,13 +142,20 @@ def check_client_id(client_id: str) -> str:
     return client_id
 
 
-def check_callback_url(url: str, *, allow_insecure_localhost: bool) -> str:
+def check_callback_url(url: str | None, *, allow_insecure_localhost: bool) -> str:
     """Accept an absolute https URL, or http on the loopback host when allowed.
 
     Plain http is allowed only for 127.0.0.1, localhost and ::1, and only when
     the embedded setup says so, because a notification carries the TPP's
-    resource ids and must not cross a network in the clear.
+    resource ids and must not cross a network in the clear. v4.0 lets a TPP
+    omit the CallbackUrl to poll for events instead; netfin only pushes, so a
+    subscription without one is refused rather than stored unusable.
     """
+    if not isinstance(url, str) or not url:
+        raise InvalidInput(
+            "CallbackUrl is required: netfin delivers events by push, not by polling",
+            code="callback_url_required",
+        )
     if len(url) > CALLBACK_URL_LENGTH_MAX:
         raise LimitExceeded(
             f"CallbackUrl is longer than {CALLBACK_URL_LENGTH_MAX} characters", code="callback_url_too_long"

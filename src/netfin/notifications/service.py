@@ -190,7 +190,12 @@ class Notifications:
     # --- subscriptions (always scoped to the calling client) -----------------
 
     def subscribe(
-        self, client_id: str, *, callback_url: str, version: str, event_types: Sequence[str] | None = None
+        self,
+        client_id: str,
+        *,
+        callback_url: str | None,
+        version: str,
+        event_types: Sequence[str] | None = None,
     ) -> Subscription:
         """Create a subscription. ``event_types`` None hears every type.
 
@@ -239,7 +244,7 @@ class Notifications:
         client_id: str,
         subscription_id: str,
         *,
-        callback_url: str,
+        callback_url: str | None,
         version: str,
         event_types: Sequence[str] | None = None,
     ) -> Subscription:

@@ -11,7 +11,6 @@ from starlette.responses import Response
 
 from netfin.api import deps
 from netfin.api.deps import BankDep, Customer, Principal
-from netfin.api.idempotency import StoredResponse, fingerprint
 from netfin.api.v1 import render
 from netfin.api.v1.schemas import (
     AccountIn,
@@ -32,6 +31,7 @@ from netfin.core.errors import Forbidden, InvalidInput
 from netfin.core.ids import format_id
 from netfin.identity.model import Actor, PartyKind, Role
 from netfin.ledger import TransferFlags
+from netfin.storage.idempotency import StoredResponse, fingerprint
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=40)]

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
 
 from netfin.api.deps import AuditReader, BankDep, Principal, Staff
-from netfin.api.idempotency import StoredResponse, fingerprint
 from netfin.api.v1 import render
 from netfin.api.v1.customers import parse_party_id
 from netfin.api.v1.schemas import (
@@ -30,6 +29,7 @@ from netfin.core.errors import InvalidInput
 from netfin.core.ids import format_id
 from netfin.identity.model import Actor
 from netfin.payments import parse_amount
+from netfin.storage.idempotency import StoredResponse, fingerprint
 
 router = APIRouter(prefix="/v1", tags=["operators"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=40)]

@@ -8,7 +8,6 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from netfin.api.idempotency import StoredResponse
 from netfin.core.clock import iso_from_ns
 from netfin.core.ids import format_id
 from netfin.identity.consents import Consent, ConsentKind
@@ -17,6 +16,7 @@ from netfin.identity.oauth.model import SessionToken
 from netfin.ledger import Transfer, TransferFlags
 from netfin.openbanking.service import Balance
 from netfin.payments import format_amount
+from netfin.storage.idempotency import StoredResponse
 
 JSON = "application/json"
 SCOPE_OF_KIND = {
