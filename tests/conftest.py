@@ -12,30 +12,16 @@ import os
 import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
+from pgtools import PG_DSN, PG_ERROR, drop_pg_schema, pg_schema_url
 
 from netfin.core.clock import ManualClock
 from netfin.ledger import Ledger
 
-PG_DSN = os.environ.get("NETFIN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _pg_reachable() -> str | None:
-    try:
-        with psycopg.connect(PG_DSN, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.OperationalError as error:
-        return str(error).strip().splitlines()[0]
-    return None
-
-
-_PG_ERROR = _pg_reachable()
-
 
 def pytest_configure(config: pytest.Config) -> None:
-    if _PG_ERROR and os.environ.get("CI") == "true":
-        raise pytest.UsageError(f"CI=true but PostgreSQL is unreachable at {PG_DSN}: {_PG_ERROR}")
+    if PG_ERROR and os.environ.get("CI") == "true":
+        raise pytest.UsageError(f"CI=true but PostgreSQL is unreachable at {PG_DSN}: {PG_ERROR}")
 
 
 @pytest.fixture(autouse=True)
@@ -50,19 +36,10 @@ def _netfin_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.delenv("NETFIN_DATABASE_URL", raising=False)
 
 
-def pg_schema_url(schema: str) -> str:
-    return f"{PG_DSN}?schema={schema}"
-
-
-def drop_pg_schema(schema: str) -> None:
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    if _PG_ERROR:
-        pytest.skip(f"PostgreSQL unreachable at {PG_DSN}: {_PG_ERROR}")
+    if PG_ERROR:
+        pytest.skip(f"PostgreSQL unreachable at {PG_DSN}: {PG_ERROR}")
     schema = f"t_{uuid.uuid4().hex[:16]}"
     yield pg_schema_url(schema)
     drop_pg_schema(schema)

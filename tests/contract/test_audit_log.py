@@ -118,10 +118,8 @@ def wait_until(condition: Callable[[], bool], what: str) -> None:
 def head_locked(engine: sa.Engine) -> Iterator[None]:
     """Hold the lock that every append takes first, so that the writer blocks."""
     with engine.connect() as connection:
-        if engine.dialect.name == "sqlite":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            connection.execute(sa.select(audit_head.c.seq).with_for_update())
+        # On SQLite the engine begins every transaction with BEGIN IMMEDIATE.
+        connection.execute(sa.select(audit_head.c.seq).with_for_update())
         try:
             yield
         finally:

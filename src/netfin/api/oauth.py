@@ -69,17 +69,24 @@ async def token(
             bank.oauth.token, dict(pairs), token_endpoint=endpoint, authorization_header=authorization
         )
     except NetfinError as error:
-        await run_in_threadpool(_audit, request, bank, "refused", error.code)
+        await run_in_threadpool(_audit, request, bank, "refused", error.code, pairs)
         if isinstance(error, OAuthError):
             error.problem_extra = {"error": error.error, "error_description": error.error_description}  # type: ignore[attr-defined]
         raise
+    await run_in_threadpool(_audit, request, bank, "succeeded", None, pairs)
     return render.json_response(200, issued.as_json(), headers={"Pragma": "no-cache"})
 
 
-def _audit(request: Request, bank: BankDep, outcome: str, reason: str | None) -> None:
+def _audit(
+    request: Request, bank: BankDep, outcome: str, reason: str | None, pairs: list[tuple[str, str]]
+) -> None:
+    """Who asked (the claimed client id, trusted only when the outcome is success) and for what."""
+    form = dict(pairs)
+    client_id = form.get("client_id", "")[:64]
     bank.audit.record(
-        actor_kind="anonymous", actor_id="", action="auth.token", outcome=outcome,
-        interaction_id=deps.interaction_id(request), reason=reason,
+        actor_kind="tpp" if client_id else "anonymous", actor_id=client_id, action="auth.token",
+        outcome=outcome, interaction_id=deps.interaction_id(request), reason=reason,
+        detail={"grant_type": form.get("grant_type", "")[:40], "scope": form.get("scope", "")[:200]},
     )  # fmt: skip
 
 

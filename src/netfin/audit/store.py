@@ -272,11 +272,9 @@ class AuditStore:
     def append_transaction(self) -> Iterator[AuditAppend]:
         """Commit when the block ends normally; roll back, writing nothing, when it raises."""
         with self.engine.connect() as connection:
-            if self.dialect_name == "sqlite":
-                # pysqlite would begin lazily with a plain BEGIN (a read lock that a
-                # second writer can deadlock on); IMMEDIATE takes the write lock first.
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
+            # On SQLite the platform engine begins every transaction with BEGIN
+            # IMMEDIATE (netfin.storage.engine), so the write lock is taken first.
+            if self.dialect_name != "sqlite":
                 connection.exec_driver_sql(f"SET LOCAL lock_timeout = {HEAD_LOCK_TIMEOUT_MS}")
             try:
                 yield AuditAppend(connection)

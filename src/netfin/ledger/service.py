@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import gc
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -68,6 +70,19 @@ _ACCOUNT_INT_FIELDS = (
 )
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _serialised(method: Callable[Concatenate[Ledger, P], R]) -> Callable[Concatenate[Ledger, P], R]:
+    """Run a public ``Ledger`` method under the ledger's lock (see ``Ledger.__init__``)."""
+
+    @functools.wraps(method)
+    def locked(self: Ledger, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +124,10 @@ class Ledger:
         # Balances this process wrote last; see _load_accounts.
         self._accounts: dict[int, Account] = {}
         self._cache_seq = -1
+        # One store connection and one account cache: callers on several threads
+        # (the API's worker pool) take turns, so no read runs inside another
+        # thread's write transaction and the cache is never seen half-updated.
+        self._lock = threading.RLock()
 
     @classmethod
     def open(
@@ -131,6 +150,7 @@ class Ledger:
             account_cache_max=account_cache_max,
         )
 
+    @_serialised
     def close(self) -> None:
         self.store.close()
 
@@ -152,6 +172,7 @@ class Ledger:
 
     # -- writes -------------------------------------------------------------
 
+    @_serialised
     def create_accounts(self, accounts: Sequence[Account]) -> list[CreateAccountResult]:
         _check_batch(accounts, Account, _ACCOUNT_INT_FIELDS)
         if not accounts:
@@ -188,6 +209,7 @@ class Ledger:
                 tx.set_head(new_head)
             return results, head, new_head
 
+    @_serialised
     def create_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
         _check_batch(transfers, Transfer, _INT_FIELDS)
         if not transfers:
@@ -279,6 +301,7 @@ class Ledger:
         self._accounts.clear()
         self._cache_seq = -1
 
+    @_serialised
     def expire_pending(self) -> int:
         """Expire every pending transfer whose timeout has passed; returns how many."""
         total = 0
@@ -310,16 +333,19 @@ class Ledger:
 
     # -- reads --------------------------------------------------------------
 
+    @_serialised
     def lookup_accounts(self, ids: Sequence[int]) -> list[Account]:
         _check_ids(ids)
         found = self.store.lookup_accounts(ids)
         return [found[x] for x in ids if x in found]
 
+    @_serialised
     def lookup_transfers(self, ids: Sequence[int]) -> list[Transfer]:
         _check_ids(ids)
         found = self.store.lookup_transfers(ids)
         return [found[x] for x in ids if x in found]
 
+    @_serialised
     def account_transfers(
         self,
         account_id: int,
@@ -337,6 +363,7 @@ class Ledger:
         last = rows[-1].timestamp if len(rows) == limit else None
         return TransferPage(rows, None if last is None else str(last))
 
+    @_serialised
     def account_balances(
         self,
         account_id: int,
@@ -352,6 +379,7 @@ class Ledger:
         last = rows[-1].timestamp if len(rows) == limit else None
         return BalancePage(rows, None if last is None else str(last))
 
+    @_serialised
     def list_accounts(
         self, *, cursor: str | None = None, limit: int = 100
     ) -> tuple[list[Account], str | None]:
@@ -359,6 +387,7 @@ class Ledger:
         rows = self.store.accounts_page(after, limit)
         return rows, (str(rows[-1].timestamp) if len(rows) == limit else None)
 
+    @_serialised
     def list_transfers(self, *, cursor: str | None = None, limit: int = 100) -> TransferPage:
         after, _ = _window(cursor, limit, 0, 0, False)
         rows = self.store.transfers_page(after, limit)
@@ -366,6 +395,7 @@ class Ledger:
 
     # -- verification ---------------------------------------------------------
 
+    @_serialised
     def checkpoint(self) -> Checkpoint:
         """Sign the Merkle root of the whole journal and the chain head."""
         key = self.signing_key
@@ -378,9 +408,11 @@ class Ledger:
             tx.insert_checkpoint(signed)
             return signed
 
+    @_serialised
     def checkpoints(self) -> list[Checkpoint]:
         return self.store.checkpoints()
 
+    @_serialised
     def prove(self, transfer_id: int) -> tuple[InclusionProof, Checkpoint, Transfer]:
         """An inclusion proof for one transfer against the newest checkpoint."""
         found = self.lookup_transfers([transfer_id])
@@ -414,6 +446,7 @@ class Ledger:
                 high = mid - 1
         raise NotFound("transfer has no journal entry", code="journal_entry_missing")
 
+    @_serialised
     def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Replay the journal and check every table against it (see ``ledger.verify``);
         ``progress(entries_done)`` is called every few thousand entries."""

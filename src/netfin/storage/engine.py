@@ -36,6 +36,7 @@ def open_engine(url: str, *, run_migrations: bool = True) -> sa.Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(parsed, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
     else:
         query = dict(parsed.query)
         schema = str(query.pop("schema", "public"))
@@ -55,12 +56,28 @@ def open_engine(url: str, *, run_migrations: bool = True) -> sa.Engine:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy, not pysqlite, decides when transactions begin (see _sqlite_begin_immediate).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = FULL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA busy_timeout = 30000")
     cursor.close()
+
+
+def _sqlite_begin_immediate(connection: sa.Connection) -> None:
+    """Begin every SQLite transaction by taking the write lock.
+
+    pysqlite's lazy, deferred BEGIN lets a transaction read first and ask for
+    the write lock later; when another connection committed in between, SQLite
+    refuses at once with "database is locked" instead of waiting (waiting could
+    deadlock). Read-then-write transactions are common here (claim an
+    idempotency key, move a consent's state), so each transaction takes the
+    lock up front and waits its turn (``busy_timeout``). Reads are serialised
+    with writes on SQLite; PostgreSQL, the production store, is unaffected.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _create_schema(engine: sa.Engine, schema: str) -> None:

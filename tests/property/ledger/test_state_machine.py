@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import _PG_ERROR, PG_DSN, drop_pg_schema, pg_schema_url
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, Phase, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from pgtools import PG_DSN, PG_ERROR, drop_pg_schema, pg_schema_url
 
 from netfin.core.clock import NS_PER_SECOND, ManualClock
 from netfin.core.limits import INT64_MAX
@@ -947,8 +947,8 @@ SETTINGS = {
 
 @pytest.mark.parametrize("store", ["sqlite", "postgresql"])
 def test_ledger_matches_the_model(store: str, tmp_path: Path) -> None:
-    if store == "postgresql" and _PG_ERROR:
-        pytest.skip(f"PostgreSQL unreachable at {PG_DSN}: {_PG_ERROR}")
+    if store == "postgresql" and PG_ERROR:
+        pytest.skip(f"PostgreSQL unreachable at {PG_DSN}: {PG_ERROR}")
     run_state_machine_as_test(lambda: LedgerMachine(store, tmp_path), settings=SETTINGS[store])
 
 

@@ -54,7 +54,7 @@ def test_good_callback_urls_are_accepted(url: str) -> None:
         ("https://tpp.example/hook#frag", "callback_url_invalid"),
         ("https://tpp.example/a b", "callback_url_invalid"),
         ("https://tpp.example:99999/hook", "callback_url_invalid"),
-        ("", "callback_url_invalid"),
+        ("", "callback_url_required"),
     ],
 )
 def test_bad_callback_urls_are_refused(url: str, code: str) -> None:
