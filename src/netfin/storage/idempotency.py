@@ -3,7 +3,13 @@
 A key is scoped to the caller (a TPP client or a customer). The first
 request with a key claims it; its successful response is stored for
 ``TTL_S`` and replayed verbatim (with ``Idempotent-Replayed: true``) to a
-repeat with the same body. The same key with another body, or while the
+repeat with the same body.
+
+Stored responses can hold secrets (a sign-in returns a session token), so
+the table keeps neither the key nor the response in clear: rows are found by
+SHA-256 of the key, and the response is sealed with AES-256-GCM under a key
+derived (HKDF-SHA256) from the idempotency key itself, which only the client
+holds. Reading the table does not give a reader the responses. The same key with another body, or while the
 first request is still running, is a 409 problem. A request that fails with
 a rejection releases its claim so the caller may correct and retry. A claim
 left by a crashed request is taken over after ``STALE_S``; the operations
@@ -13,12 +19,16 @@ behind it are themselves safe to repeat (a consent pays once).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from netfin.core.clock import Clock
 from netfin.core.errors import Conflict, InvalidInput
@@ -34,11 +44,11 @@ idempotency_records = sa.Table(
     "idempotency_records",
     metadata,
     sa.Column("scope", sa.String(80), primary_key=True),
-    sa.Column("key", sa.String(40), primary_key=True),
+    sa.Column("key_hash", sa.LargeBinary(32), primary_key=True),
     sa.Column("fingerprint", sa.LargeBinary(32), nullable=False),
     sa.Column("state", sa.String(8), nullable=False),
     sa.Column("status", sa.Integer, nullable=True),
-    sa.Column("body", sa.LargeBinary, nullable=True),
+    sa.Column("sealed_body", sa.LargeBinary, nullable=True),
     sa.Column("location", sa.String(512), nullable=True),
     sa.Column("created_ns", sa.BigInteger, nullable=False),
     sa.Column("expires_ns", sa.BigInteger, nullable=False, index=True),
@@ -51,6 +61,24 @@ class StoredResponse:
     body: bytes
     location: str | None = None
     replayed: bool = False
+
+
+def _key_hash(scope: str, key: str) -> bytes:
+    return hashlib.sha256(scope.encode() + b"\x00" + key.encode()).digest()
+
+
+def _sealing_key(scope: str, key: str) -> AESGCM:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=scope.encode(), info=b"netfin idempotency")
+    return AESGCM(derived.derive(key.encode()))
+
+
+def _seal(scope: str, key: str, body: bytes) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + _sealing_key(scope, key).encrypt(nonce, body, None)
+
+
+def _open(scope: str, key: str, sealed: bytes) -> bytes:
+    return _sealing_key(scope, key).decrypt(sealed[:12], sealed[12:], None)
 
 
 def fingerprint(method: str, path: str, payload: object) -> bytes:
@@ -81,18 +109,22 @@ class Idempotency:
         except BaseException:
             self._release(scope, key)
             raise
+        sealed = _seal(scope, key, response.body)
         with self.engine.begin() as connection:
             connection.execute(
                 sa.update(idempotency_records)
-                .where(idempotency_records.c.scope == scope, idempotency_records.c.key == key)
-                .values(state="done", status=response.status, body=response.body, location=response.location)
+                .where(
+                    idempotency_records.c.scope == scope,
+                    idempotency_records.c.key_hash == _key_hash(scope, key),
+                )
+                .values(state="done", status=response.status, sealed_body=sealed, location=response.location)
             )
         return response
 
     def _claim(self, scope: str, key: str, print_: bytes) -> StoredResponse | None:
         now = self.clock.now_ns()
         table = idempotency_records
-        where = (table.c.scope == scope, table.c.key == key)
+        where = (table.c.scope == scope, table.c.key_hash == _key_hash(scope, key))
         with self.engine.begin() as connection:
             row = connection.execute(sa.select(table).where(*where).with_for_update()).first()
             if row is not None and (
@@ -105,7 +137,8 @@ class Idempotency:
                     with connection.begin_nested():
                         connection.execute(
                             sa.insert(table),
-                            [{"scope": scope, "key": key, "fingerprint": print_, "state": "started",
+                            [{"scope": scope, "key_hash": _key_hash(scope, key), "fingerprint": print_,
+                              "state": "started",
                               "created_ns": now, "expires_ns": now + TTL_S * _NS}],
                         )  # fmt: skip
                     return None
@@ -123,14 +156,14 @@ class Idempotency:
             raise Conflict(
                 "a request with this Idempotency-Key is in progress", code="idempotency_key_in_progress"
             )
-        return StoredResponse(row.status, row.body, row.location, replayed=True)
+        return StoredResponse(row.status, _open(scope, key, row.sealed_body), row.location, replayed=True)
 
     def _release(self, scope: str, key: str) -> None:
         with self.engine.begin() as connection:
             connection.execute(
                 sa.delete(idempotency_records).where(
                     idempotency_records.c.scope == scope,
-                    idempotency_records.c.key == key,
+                    idempotency_records.c.key_hash == _key_hash(scope, key),
                     idempotency_records.c.state == "started",
                 )
             )

@@ -85,43 +85,64 @@ def signup(request: Request, body: SignupIn, bank: BankDep, key: IdempotencyKey 
     return _idempotent(request, bank, "signup", key, body.model_dump(mode="json"), run)
 
 
+# Sign-in calls have no principal yet: their keys share one scope (keys are random
+# UUIDs chosen by the client; a clash with another body is a 409, never a leak).
+ANONYMOUS_SCOPE = "anonymous"
+
+
 @router.post("/auth/passkey/options")
-def passkey_login_options(body: PasskeyOptionsIn, bank: BankDep) -> dict[str, object]:
-    party_id = None if body.party_id is None else parse_party_id(body.party_id)
-    return bank.credentials.begin_authentication(party_id)  # type: ignore[no-any-return]
+def passkey_login_options(
+    request: Request, body: PasskeyOptionsIn, bank: BankDep, key: IdempotencyKey = None
+) -> Response:
+    def run() -> StoredResponse:
+        party_id = None if body.party_id is None else parse_party_id(body.party_id)
+        return render.stored_json(200, bank.credentials.begin_authentication(party_id))
+
+    return _idempotent(request, bank, ANONYMOUS_SCOPE, key, body.model_dump(mode="json"), run)
 
 
 @router.post("/auth/passkey", response_model=SessionOut)
-def passkey_login(request: Request, body: PasskeyCredentialIn, bank: BankDep) -> Response:
-    try:
-        result = bank.credentials.finish_authentication(body.credential)
-    except Exception as error:
-        _audit_login(request, bank, "auth.passkey.login", "", error)
-        raise
-    party = bank.identity.get_party(result.party_id)
-    session = bank.oauth.issue_session(
-        party_id=party.party_id, roles=sorted(r.value for r in party.roles), amr=["hwk", "user"],
-        auth_time_ns=bank.clock.now_ns(),
-    )  # fmt: skip
-    _audit_login(request, bank, "auth.passkey.login", format_id(party.party_id), None)
-    return render.json_response(200, render.session(session, party.party_id))
+def passkey_login(
+    request: Request, body: PasskeyCredentialIn, bank: BankDep, key: IdempotencyKey = None
+) -> Response:
+    def run() -> StoredResponse:
+        try:
+            result = bank.credentials.finish_authentication(body.credential)
+        except Exception as error:
+            _audit_login(request, bank, "auth.passkey.login", "", error)
+            raise
+        party = bank.identity.get_party(result.party_id)
+        session = bank.oauth.issue_session(
+            party_id=party.party_id, roles=sorted(r.value for r in party.roles), amr=["hwk", "user"],
+            auth_time_ns=bank.clock.now_ns(),
+        )  # fmt: skip
+        _audit_login(request, bank, "auth.passkey.login", format_id(party.party_id), None)
+        return render.stored_json(200, render.session(session, party.party_id))
+
+    return _idempotent(request, bank, ANONYMOUS_SCOPE, key, body.model_dump(mode="json"), run)
 
 
 @router.post("/auth/password", response_model=SessionOut)
-def password_login(request: Request, body: LoginPasswordIn, bank: BankDep) -> Response:
-    party_id = parse_party_id(body.party_id)
-    try:
-        bank.credentials.verify_password(party_id, body.password)
-        party = bank.identity.get_party(party_id)
-    except Exception as error:
-        _audit_login(request, bank, "auth.password.login", body.party_id, error)
-        raise
-    session = bank.oauth.issue_session(
-        party_id=party.party_id, roles=sorted(r.value for r in party.roles), amr=["pwd"],
-        auth_time_ns=bank.clock.now_ns(),
-    )  # fmt: skip
-    _audit_login(request, bank, "auth.password.login", body.party_id, None)
-    return render.json_response(200, render.session(session, party.party_id))
+def password_login(
+    request: Request, body: LoginPasswordIn, bank: BankDep, key: IdempotencyKey = None
+) -> Response:
+    def run() -> StoredResponse:
+        party_id = parse_party_id(body.party_id)
+        try:
+            bank.credentials.verify_password(party_id, body.password)
+            party = bank.identity.get_party(party_id)
+        except Exception as error:
+            _audit_login(request, bank, "auth.password.login", body.party_id, error)
+            raise
+        session = bank.oauth.issue_session(
+            party_id=party.party_id, roles=sorted(r.value for r in party.roles), amr=["pwd"],
+            auth_time_ns=bank.clock.now_ns(),
+        )  # fmt: skip
+        _audit_login(request, bank, "auth.password.login", body.party_id, None)
+        return render.stored_json(200, render.session(session, party.party_id))
+
+    # The fingerprint covers the password only as part of a hash; nothing stores it in clear.
+    return _idempotent(request, bank, ANONYMOUS_SCOPE, key, body.model_dump(mode="json"), run)
 
 
 def _audit_login(
@@ -142,27 +163,43 @@ def me(principal: Customer, bank: BankDep) -> Response:
     return render.json_response(200, render.party(bank.identity.get_party(principal.party_id)))
 
 
+def _scope(principal: Principal) -> str:
+    return "party:" + format_id(principal.party_id)
+
+
 @router.post("/me/passkeys/options")
-def passkey_register_options(principal: Customer, bank: BankDep) -> dict[str, object]:
-    party = bank.identity.get_party(principal.party_id)
-    options = bank.credentials.begin_registration(
-        party.party_id, format_id(party.party_id), party.display_name
-    )
-    return options  # type: ignore[no-any-return]
+def passkey_register_options(
+    request: Request, principal: Customer, bank: BankDep, key: IdempotencyKey = None
+) -> Response:
+    def run() -> StoredResponse:
+        party = bank.identity.get_party(principal.party_id)
+        options = bank.credentials.begin_registration(
+            party.party_id, format_id(party.party_id), party.display_name
+        )
+        return render.stored_json(200, options)
+
+    return _idempotent(request, bank, _scope(principal), key, None, run)
 
 
 @router.post("/me/passkeys", status_code=201)
 def passkey_register(
-    request: Request, principal: Customer, body: PasskeyCredentialIn, bank: BankDep
+    request: Request,
+    principal: Customer,
+    body: PasskeyCredentialIn,
+    bank: BankDep,
+    key: IdempotencyKey = None,
 ) -> Response:
-    passkey = bank.credentials.finish_registration(principal.party_id, body.credential, body.label)
-    bank.audit.record(
-        actor_kind="customer", actor_id=format_id(principal.party_id), action="auth.passkey.register",
-        outcome="succeeded", interaction_id=principal.interaction_id,
-    )  # fmt: skip
-    return render.json_response(
-        201, {"credential_id": render.b64(passkey.credential_id), "label": body.label}
-    )
+    def run() -> StoredResponse:
+        passkey = bank.credentials.finish_registration(principal.party_id, body.credential, body.label)
+        bank.audit.record(
+            actor_kind="customer", actor_id=format_id(principal.party_id), action="auth.passkey.register",
+            outcome="succeeded", interaction_id=principal.interaction_id,
+        )  # fmt: skip
+        return render.stored_json(
+            201, {"credential_id": render.b64(passkey.credential_id), "label": body.label}
+        )
+
+    return _idempotent(request, bank, _scope(principal), key, body.model_dump(mode="json"), run)
 
 
 @router.get("/me/accounts", response_model=list[AccountOut])
@@ -181,8 +218,7 @@ def open_my_account(
         )
         return render.stored_json(201, render.account(account, None))
 
-    scope = "party:" + format_id(principal.party_id)
-    return _idempotent(request, bank, scope, key, body.model_dump(mode="json"), run)
+    return _idempotent(request, bank, _scope(principal), key, body.model_dump(mode="json"), run)
 
 
 @router.get("/me/accounts/{account_id}/transfers", response_model=TransfersPage)
@@ -222,11 +258,19 @@ def my_consent(
 
 @router.post("/me/consents/{consent_id}/authorise/options")
 def authorise_options(
-    consent_id: Annotated[str, Path(max_length=128)], principal: Customer, bank: BankDep
-) -> dict[str, object]:
+    request: Request,
+    consent_id: Annotated[str, Path(max_length=128)],
+    principal: Customer,
+    bank: BankDep,
+    key: IdempotencyKey = None,
+) -> Response:
     """A passkey challenge for authorising this consent (the step-up)."""
-    bank.consents.get_for_party(principal.party_id, consent_id)
-    return bank.credentials.begin_authentication(principal.party_id)  # type: ignore[no-any-return]
+
+    def run() -> StoredResponse:
+        bank.consents.get_for_party(principal.party_id, consent_id)
+        return render.stored_json(200, bank.credentials.begin_authentication(principal.party_id))
+
+    return _idempotent(request, bank, _scope(principal), key, None, run)
 
 
 @router.post("/me/consents/{consent_id}/authorise", response_model=AuthoriseOut)
@@ -236,38 +280,73 @@ def authorise(
     body: AuthoriseIn,
     principal: Customer,
     bank: BankDep,
+    key: IdempotencyKey = None,
 ) -> Response:
     """Authorise with a fresh passkey assertion; returns the code for the TPP's redirect."""
+
+    def run() -> StoredResponse:
+        _require_passkey_of(request, bank, principal, body.credential)
+        consent = bank.consents.get_for_party(principal.party_id, consent_id)
+        bank.openbanking.consent_accounts_match(consent, body.account_ids)
+        consent = bank.consents.authorise(
+            _actor(principal), consent_id, party_id=principal.party_id, account_ids=body.account_ids
+        )
+        client = bank.oauth.get_client(consent.client_id)
+        redirect_uri = client.redirect_uris[0] if client.redirect_uris else None
+        code = bank.oauth.issue_authorization_code(
+            client_id=consent.client_id, consent_id=consent.consent_id, party_id=principal.party_id,
+            redirect_uri=redirect_uri or "", scope=render.SCOPE_OF_KIND[consent.kind],
+        )  # fmt: skip
+        body_json = {
+            "consent": render.consent(consent),
+            "authorization_code": code,
+            "redirect_uri": redirect_uri,
+        }
+        return render.stored_json(200, body_json)
+
+    return _idempotent(request, bank, _scope(principal), key, body.model_dump(mode="json"), run)
+
+
+def _require_passkey_of(
+    request: Request, bank: BankDep, principal: Principal, credential: dict[str, object]
+) -> None:
+    """A fresh passkey assertion by the signed-in customer themself (refusals audited)."""
     try:
-        result = bank.credentials.finish_authentication(body.credential)
+        result = bank.credentials.finish_authentication(credential)
     except Exception as error:
         _audit_login(request, bank, "consent.authorise.passkey", format_id(principal.party_id), error)
         raise
     if result.party_id != principal.party_id:
-        raise Forbidden("the passkey belongs to someone else", code="passkey_party_mismatch")
-    consent = bank.consents.get_for_party(principal.party_id, consent_id)
-    bank.openbanking.consent_accounts_match(consent, body.account_ids)
-    consent = bank.consents.authorise(
-        _actor(principal), consent_id, party_id=principal.party_id, account_ids=body.account_ids
-    )
-    client = bank.oauth.get_client(consent.client_id)
-    redirect_uri = client.redirect_uris[0] if client.redirect_uris else None
-    code = bank.oauth.issue_authorization_code(
-        client_id=consent.client_id, consent_id=consent.consent_id, party_id=principal.party_id,
-        redirect_uri=redirect_uri or "", scope=render.SCOPE_OF_KIND[consent.kind],
-    )  # fmt: skip
-    return render.json_response(
-        200, {"consent": render.consent(consent), "authorization_code": code, "redirect_uri": redirect_uri}
-    )
+        refusal = Forbidden("the passkey belongs to someone else", code="passkey_party_mismatch")
+        _audit_login(request, bank, "consent.authorise.passkey", format_id(principal.party_id), refusal)
+        raise refusal
 
 
 @router.post("/me/consents/{consent_id}/reject", response_model=ConsentOut)
-def reject(consent_id: Annotated[str, Path(max_length=128)], principal: Customer, bank: BankDep) -> Response:
-    consent = bank.consents.reject(_actor(principal), consent_id, party_id=principal.party_id)
-    return render.json_response(200, render.consent(consent))
+def reject(
+    request: Request,
+    consent_id: Annotated[str, Path(max_length=128)],
+    principal: Customer,
+    bank: BankDep,
+    key: IdempotencyKey = None,
+) -> Response:
+    def run() -> StoredResponse:
+        consent = bank.consents.reject(_actor(principal), consent_id, party_id=principal.party_id)
+        return render.stored_json(200, render.consent(consent))
+
+    return _idempotent(request, bank, _scope(principal), key, None, run)
 
 
 @router.post("/me/consents/{consent_id}/revoke", response_model=ConsentOut)
-def revoke(consent_id: Annotated[str, Path(max_length=128)], principal: Customer, bank: BankDep) -> Response:
-    consent = bank.consents.revoke(_actor(principal), consent_id, party_id=principal.party_id)
-    return render.json_response(200, render.consent(consent))
+def revoke(
+    request: Request,
+    consent_id: Annotated[str, Path(max_length=128)],
+    principal: Customer,
+    bank: BankDep,
+    key: IdempotencyKey = None,
+) -> Response:
+    def run() -> StoredResponse:
+        consent = bank.consents.revoke(_actor(principal), consent_id, party_id=principal.party_id)
+        return render.stored_json(200, render.consent(consent))
+
+    return _idempotent(request, bank, _scope(principal), key, None, run)

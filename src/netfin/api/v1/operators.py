@@ -193,7 +193,7 @@ def dead_letters(
 ) -> Response:
     page = bank.notifications.dead_letters(cursor=cursor, limit=limit)
     items = [
-        {"delivery_id": d.delivery_id, "client_id": d.client_id, "status": str(d.status),
+        {"delivery_id": format_id(d.delivery_id), "client_id": d.client_id, "status": str(d.status),
          "attempts": d.attempts, "last_error": d.last_error}
         for d in page.deliveries
     ]  # fmt: skip
@@ -201,11 +201,24 @@ def dead_letters(
 
 
 @router.post("/notifications/dead-letters/{delivery_id}/replay", status_code=202)
-def replay(delivery_id: Annotated[int, Path(ge=1)], principal: Staff, bank: BankDep) -> Response:
+def replay(
+    request: Request,
+    delivery_id: Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")],
+    principal: Staff,
+    bank: BankDep,
+    key: IdempotencyKey = None,
+) -> Response:
+    def run() -> StoredResponse:
+        _replay(int(delivery_id, 16), principal, bank)
+        return render.stored_json(202, {"delivery_id": delivery_id, "status": "pending"})
+
+    return _run(request, bank, principal, key, None, run)
+
+
+def _replay(delivery_id: int, principal: Principal, bank: BankDep) -> None:
     bank.notifications.replay(delivery_id, actor=format_id(principal.party_id))
     bank.audit.record(
         actor_kind=principal.kind, actor_id=format_id(principal.party_id), action="notification.replay",
-        outcome="succeeded", subject_kind="delivery", subject_id=str(delivery_id),
+        outcome="succeeded", subject_kind="delivery", subject_id=format_id(delivery_id),
         interaction_id=principal.interaction_id,
     )  # fmt: skip
-    return render.json_response(202, {"delivery_id": delivery_id, "status": "pending"})

@@ -184,7 +184,7 @@ class AuditVerifyOut(BaseModel):
 
 
 class DeadLetterOut(BaseModel):
-    delivery_id: int
+    delivery_id: str
     client_id: str
     status: str
     attempts: int

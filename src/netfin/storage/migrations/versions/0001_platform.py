@@ -225,15 +225,15 @@ def upgrade() -> None:
     op.create_table(
         "idempotency_records",
         sa.Column("scope", sa.String(length=80), nullable=False),
-        sa.Column("key", sa.String(length=40), nullable=False),
+        sa.Column("key_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("fingerprint", sa.LargeBinary(length=32), nullable=False),
         sa.Column("state", sa.String(length=8), nullable=False),
         sa.Column("status", sa.Integer(), nullable=True),
-        sa.Column("body", sa.LargeBinary(), nullable=True),
+        sa.Column("sealed_body", sa.LargeBinary(), nullable=True),
         sa.Column("location", sa.String(length=512), nullable=True),
         sa.Column("created_ns", sa.BigInteger(), nullable=False),
         sa.Column("expires_ns", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("scope", "key", name=op.f("pk_idempotency_records")),
+        sa.PrimaryKeyConstraint("scope", "key_hash", name=op.f("pk_idempotency_records")),
     )
     op.create_index(
         op.f("ix_idempotency_records_expires_ns"), "idempotency_records", ["expires_ns"], unique=False
