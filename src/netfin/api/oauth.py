@@ -10,6 +10,7 @@ from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Header, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from netfin.api import deps
@@ -17,6 +18,7 @@ from netfin.api.deps import BankDep
 from netfin.api.v1 import render
 from netfin.core.errors import InvalidInput, NetfinError
 from netfin.identity.oauth.errors import OAuthError
+from netfin.storage.idempotency import StoredResponse, fingerprint
 
 router = APIRouter(tags=["oauth"])
 FORM_FIELDS_MAX = 16
@@ -54,27 +56,42 @@ async def token(
     request: Request,
     bank: BankDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=40)] = None,
 ) -> Response:
     """RFC 6749 token endpoint: client_credentials and authorization_code, with private_key_jwt."""
     raw = (await request.body()).decode("utf-8", errors="replace")
-    pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=FORM_FIELDS_MAX)
+    try:
+        pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=FORM_FIELDS_MAX)
+    except ValueError:
+        raise InvalidInput(f"at most {FORM_FIELDS_MAX} form fields", code="form_too_many_fields") from None
     names = [name for name, _ in pairs]
     if len(names) != len(set(names)):
         raise InvalidInput("a form field is repeated (RFC 6749 §3.2)", code="form_field_repeated")
-    endpoint = bank.settings.issuer.rstrip("/") + "/oauth2/token"
-    from starlette.concurrency import run_in_threadpool
+    stored = await run_in_threadpool(_issue, request, bank, pairs, authorization, key)
+    return render.stored(stored)
 
-    try:
-        issued = await run_in_threadpool(
-            bank.oauth.token, dict(pairs), token_endpoint=endpoint, authorization_header=authorization
-        )
-    except NetfinError as error:
-        await run_in_threadpool(_audit, request, bank, "refused", error.code, pairs)
-        if isinstance(error, OAuthError):
-            error.problem_extra = {"error": error.error, "error_description": error.error_description}  # type: ignore[attr-defined]
-        raise
-    await run_in_threadpool(_audit, request, bank, "succeeded", None, pairs)
-    return render.json_response(200, issued.as_json(), headers={"Pragma": "no-cache"})
+
+def _issue(
+    request: Request, bank: BankDep, pairs: list[tuple[str, str]], authorization: str | None, key: str | None
+) -> StoredResponse:
+    """Issue (or, for a repeated Idempotency-Key, replay) a token; audit either way."""
+    endpoint = bank.settings.issuer.rstrip("/") + "/oauth2/token"
+
+    def run() -> StoredResponse:
+        try:
+            issued = bank.oauth.token(
+                dict(pairs), token_endpoint=endpoint, authorization_header=authorization
+            )
+        except NetfinError as error:
+            _audit(request, bank, "refused", error.code, pairs)
+            if isinstance(error, OAuthError):
+                error.problem_extra = {"error": error.error, "error_description": error.error_description}  # type: ignore[attr-defined]
+            raise
+        _audit(request, bank, "succeeded", None, pairs)
+        return render.stored_json(200, issued.as_json())
+
+    scope = "token:" + dict(pairs).get("client_id", "")[:64]
+    return bank.idempotency.run(scope, key, fingerprint("POST", "/oauth2/token", sorted(pairs)), run)  # type: ignore[no-any-return]
 
 
 def _audit(
