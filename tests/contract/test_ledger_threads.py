@@ -12,7 +12,10 @@ TRANSFERS_PER_THREAD = 40
 
 def test_threads_share_a_ledger_without_mixing_transactions(ledger: Ledger) -> None:
     ledger.create_accounts(
-        [Account(1, "GBP", 1), *(Account(100 + n, "GBP", 2, flags=AccountFlags.HISTORY) for n in range(THREADS))]
+        [
+            Account(1, "GBP", 1),
+            *(Account(100 + n, "GBP", 2, flags=AccountFlags.HISTORY) for n in range(THREADS)),
+        ]
     )
     failures: list[BaseException] = []
     seen_balances: list[int] = []
@@ -25,7 +28,7 @@ def test_threads_share_a_ledger_without_mixing_transactions(ledger: Ledger) -> N
                 [account] = ledger.lookup_accounts([100 + n])
                 seen_balances.append(account.credits_posted)
                 assert account.credits_posted == k + 1  # never a read of another thread's open write
-        except BaseException as error:  # noqa: BLE001 - reported to the main thread below
+        except BaseException as error:
             failures.append(error)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(THREADS)]

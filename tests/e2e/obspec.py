@@ -19,9 +19,18 @@ every finding) when the exchange breaks the file:
 * ``validate_request(spec, method, path, *, headers, query, body)``
 * ``validate_response(spec, method, path, *, request_headers, status,
   response_headers, body, content_type)``
-* ``validate_exchange(spec, response)`` for an ``httpx.Response`` (what
+* ``validate_exchange(spec, response, *, check_request=True,
+  undeclared_status=False)`` for an ``httpx.Response`` (what
   ``fastapi.testclient.TestClient`` returns): checks both the request that
-  produced it and the response.
+  produced it and the response. ``check_request=False`` checks the response
+  alone (for a test that sends a deliberately broken request);
+  ``undeclared_status=True`` accepts an error status the operation does not
+  declare, which the calling test must list with its reason, and still checks
+  the document as an ``OBErrorResponse1`` and the interaction id
+  (``validate_undeclared_error``).
+* ``operation_template(spec, method, path)`` and ``declared_statuses(spec,
+  method, path)``: the file's path template for a request and the statuses
+  its operation declares.
 * ``validate_against_component(spec, schema_name, instance)`` for a plain
   schema check of a JSON value or a pydantic model.
 
@@ -517,23 +526,35 @@ def validate_response(
         raise ConformanceError(f"response {status} to {method.upper()} {request.path}", findings)
 
 
-def validate_exchange(spec_name: str | None, response: httpx.Response | ReceivedResponse) -> None:
+def validate_exchange(
+    spec_name: str | None,
+    response: httpx.Response | ReceivedResponse,
+    *,
+    check_request: bool = True,
+    undeclared_status: bool = False,
+) -> None:
     """Check the request behind an ``httpx.Response`` (e.g. from ``TestClient``) and the response.
 
     ``spec_name`` may be ``None`` to pick the file from the request path.
+    ``check_request=False`` skips the request (one broken on purpose);
+    ``undeclared_status=True`` checks an error the operation does not declare
+    with ``validate_undeclared_error`` instead of ``validate_response``.
     """
     request = response.request
     path = request.url.path
     name = spec_name or spec_name_for_path(path)
-    query = list(request.url.params.multi_items())
-    validate_request(
-        name,
-        request.method,
-        path,
-        headers=request.headers,
-        query=query,
-        body=request.read() or None,
-    )
+    if check_request:
+        validate_request(
+            name,
+            request.method,
+            path,
+            headers=request.headers,
+            query=list(request.url.params.multi_items()),
+            body=request.read() or None,
+        )
+    if undeclared_status:
+        validate_undeclared_error(name, response)
+        return
     validate_response(
         name,
         request.method,
@@ -543,6 +564,50 @@ def validate_exchange(spec_name: str | None, response: httpx.Response | Received
         response_headers=response.headers,
         body=response.content or None,
     )
+
+
+def operation_template(spec_name: str, method: str, path: str) -> str | None:
+    """The file's path template (``/accounts/{AccountId}``) for a request, or ``None``."""
+    try:
+        found = APICallPathFinder(spec(spec_name)).find(method.lower(), urljoin(_HOST_URL, path))
+    except PathError:
+        return None
+    return str(found.path_result.pattern)
+
+
+def declared_statuses(spec_name: str, method: str, path: str) -> frozenset[str]:
+    """The response statuses (``"200"``, ``"4XX"``, ``"default"``) the operation declares."""
+    operation = _operation(spec_name, method, path)
+    if operation is None:
+        return frozenset()
+    return frozenset(str(status) for status in (operation / "responses").keys())
+
+
+def validate_undeclared_error(spec_name: str, response: httpx.Response | ReceivedResponse) -> None:
+    """Check an error response whose status the operation does not declare.
+
+    The status must really be undeclared (a declared one goes through
+    ``validate_response``), an error, sent as a problem document whose OB
+    members form an ``OBErrorResponse1``, with ``x-fapi-interaction-id``
+    present and echoed.
+    """
+    request = response.request
+    path = request.url.path
+    status = response.status_code
+    headers = Headers(_header_items(response.headers))
+    findings: list[str] = []
+    if operation_template(spec_name, request.method, path) is None:
+        findings.append("no operation of the file matches the request")
+    elif str(status) in declared_statuses(spec_name, request.method, path):
+        findings.append(f"status {status} is declared; validate it with validate_response")
+    if _media_type(headers.get("content-type")) != PROBLEM_MEDIA_TYPE:
+        findings.append(f"an undeclared status must carry {PROBLEM_MEDIA_TYPE}")
+    if not headers.get(_INTERACTION_HEADER):
+        findings.append(f"{_INTERACTION_HEADER} is missing")
+    findings.extend(_problem_findings(spec_name, status, response.content or None))
+    findings.extend(_interaction_findings(Headers(_header_items(request.headers)), headers))
+    if findings:
+        raise ConformanceError(f"undeclared {status} to {request.method.upper()} {path}", findings)
 
 
 # --- components --------------------------------------------------------------

@@ -16,6 +16,7 @@ from netfin.core.errors import Forbidden, NetfinError, Unauthenticated
 from netfin.identity.model import Role
 from netfin.identity.oauth.model import SessionClaims
 from netfin.openbanking.service import TppAccess
+from netfin.ratelimit.model import RateLimited
 
 if TYPE_CHECKING:
     from netfin.bank import Bank
@@ -51,14 +52,35 @@ def _refused(
         action=action,
         outcome="refused",
         subject_kind="endpoint",
-        subject_id=f"{request.method} {request.url.path}"[:200],
+        subject_id=endpoint_of(request),
         interaction_id=interaction_id(request),
         reason=error.code,
     )
 
 
-def tpp(scope: str) -> Callable[..., TppAccess]:
-    """A dependency: a TPP access token carrying ``scope``; rate-limited per client."""
+def endpoint_of(request: Request) -> str:
+    """The route template (``GET /v1/parties/{party_id}``), never the raw path: a caller's
+    path may be long or hold control characters, and ids do not belong in this field."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", None) or "unmatched"
+    return f"{request.method} {template}"[:SUBJECT_LENGTH_MAX]
+
+
+SUBJECT_LENGTH_MAX = 128
+
+
+def _enforce(request: Request, policy: str, key: str, actor_kind: str) -> None:
+    try:
+        bank_of(request).rate_limiter.enforce(policy, key)
+    except RateLimited as error:
+        _refused(request, "auth.rate_limit", error, actor_kind, key)
+        raise
+
+
+def tpp(*scopes: str) -> Callable[..., TppAccess]:
+    """A dependency: a TPP access token carrying one of ``scopes``; rate-limited per client."""
+    wanted = frozenset(scopes)
+    names = " or ".join(repr(s) for s in scopes)
 
     def dependency(
         request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
@@ -69,11 +91,11 @@ def tpp(scope: str) -> Callable[..., TppAccess]:
         except NetfinError as error:
             _refused(request, "auth.access_token", error)
             raise
-        if scope not in claims.scopes:
-            refusal = Forbidden(f"the token lacks the {scope!r} scope", code="scope_missing")
+        if not claims.scopes & wanted:
+            refusal = Forbidden(f"the token lacks the {names} scope", code="scope_missing")
             _refused(request, "auth.scope", refusal, "tpp", claims.client_id)
             raise refusal
-        bank.rate_limiter.enforce("tpp_client", claims.client_id)
+        _enforce(request, "tpp_client", claims.client_id, "tpp")
         return TppAccess(claims.client_id, claims.consent_id, interaction_id(request))
 
     return dependency
@@ -127,7 +149,7 @@ def session(*roles: Role) -> Callable[..., Principal]:
                 f"{claims.party_id:032x}",
             )
             raise refusal
-        bank.rate_limiter.enforce("customer", f"{claims.party_id:032x}")
+        _enforce(request, "customer", f"{claims.party_id:032x}", sorted(held)[0] if held else "customer")
         return Principal(claims.party_id, held, claims, interaction_id(request))
 
     return dependency
@@ -139,4 +161,5 @@ AuditReader = Annotated[Principal, Depends(session(Role.AUDITOR, Role.REGULATOR,
 AisAccess = Annotated[TppAccess, Depends(tpp("accounts"))]
 PisAccess = Annotated[TppAccess, Depends(tpp("payments"))]
 CbpiiAccess = Annotated[TppAccess, Depends(tpp("fundsconfirmations"))]
+EventsAccess = Annotated[TppAccess, Depends(tpp("accounts", "payments", "fundsconfirmations"))]
 BankDep = Annotated[Any, Depends(bank_of)]

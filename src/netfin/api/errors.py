@@ -31,6 +31,7 @@ from netfin.core.errors import (
 from netfin.ratelimit.model import RateLimited
 
 PROBLEM_JSON = "application/problem+json"
+TOKEN_PATH = "/oauth2/token"  # noqa: S105 (a path, not a secret)
 DETAIL_LENGTH_MAX = 500
 _TITLES = {
     400: "Bad Request",
@@ -116,6 +117,9 @@ def problem(
         body["interaction_id"] = interaction
     if url_path.startswith("/open-banking/"):
         body.update(_ob_members(status, code, detail, interaction, path))
+    if url_path == TOKEN_PATH:
+        # RFC 6749 §5.2 clients read "error"; every refusal at the token endpoint carries it.
+        body.update({"error": "invalid_request", "error_description": detail[:DETAIL_LENGTH_MAX]})
     if extra:
         body.update(extra)
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -162,7 +166,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+            error.status_code, "http_error"
+        )
         return problem(request, error.status_code, code, str(error.detail), headers=dict(error.headers or {}))
 
     @app.exception_handler(orjson.JSONDecodeError)

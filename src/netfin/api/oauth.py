@@ -16,8 +16,8 @@ from starlette.responses import Response
 from netfin.api import deps
 from netfin.api.deps import BankDep
 from netfin.api.v1 import render
-from netfin.core.errors import InvalidInput, NetfinError
-from netfin.identity.oauth.errors import OAuthError
+from netfin.core.errors import NetfinError
+from netfin.identity.oauth.errors import InvalidRequest, OAuthError
 from netfin.storage.idempotency import StoredResponse, fingerprint
 
 router = APIRouter(tags=["oauth"])
@@ -63,10 +63,10 @@ async def token(
     try:
         pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=FORM_FIELDS_MAX)
     except ValueError:
-        raise InvalidInput(f"at most {FORM_FIELDS_MAX} form fields", code="form_too_many_fields") from None
+        raise _invalid_request(f"at most {FORM_FIELDS_MAX} form fields", "form_too_many_fields") from None
     names = [name for name, _ in pairs]
     if len(names) != len(set(names)):
-        raise InvalidInput("a form field is repeated (RFC 6749 §3.2)", code="form_field_repeated")
+        raise _invalid_request("a form field is repeated (RFC 6749 §3.2)", "form_field_repeated")
     stored = await run_in_threadpool(_issue, request, bank, pairs, authorization, key)
     return render.stored(stored)
 
@@ -92,6 +92,12 @@ def _issue(
 
     scope = "token:" + dict(pairs).get("client_id", "")[:64]
     return bank.idempotency.run(scope, key, fingerprint("POST", "/oauth2/token", sorted(pairs)), run)  # type: ignore[no-any-return]
+
+
+def _invalid_request(message: str, code: str) -> InvalidRequest:
+    error = InvalidRequest(message, code=code)
+    error.problem_extra = {"error": error.error, "error_description": message}  # type: ignore[attr-defined]
+    return error
 
 
 def _audit(

@@ -3,14 +3,16 @@
 The demo, the end-to-end tests and the benchmarks drive the API through
 these steps (any client with httpx's ``get``/``post`` interface works:
 ``fastapi.testclient.TestClient`` in-process, or ``httpx.Client`` over a
-socket).
+socket). A TPP's request bodies go out signed (``x-jws-signature``, see
+``signed``), as the payment and event-subscription POSTs require.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from netfin.core.ids import format_id
 from netfin.identity.model import Actor, PartyKind, Role
@@ -27,10 +29,8 @@ AIS_PERMISSIONS = [
 ]
 
 
-class Http(Protocol):
-    def get(self, url: str, **kwargs: Any) -> Any: ...
-    def post(self, url: str, **kwargs: Any) -> Any: ...
-    def delete(self, url: str, **kwargs: Any) -> Any: ...
+# Any client with httpx's get/post/delete: fastapi.testclient.TestClient, httpx.Client.
+Http = Any
 
 
 class StepFailed(Exception):
@@ -41,16 +41,34 @@ def bearer(token: str, **headers: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", **headers}
 
 
+def signed(tpp: SoftwareTpp, document: Any, **headers: str) -> dict[str, Any]:
+    """Keyword arguments for ``http.post``/``http.put``: the JSON body as exact bytes, signed.
+
+    The ``x-jws-signature`` covers the very bytes sent, so the body is
+    serialised here rather than by the HTTP client:
+    ``http.post(url, **signed(tpp, body, **bearer(token)))``.
+    """
+    content = json.dumps(document, separators=(",", ":")).encode("utf-8")
+    signature = {"Content-Type": "application/json", "x-jws-signature": tpp.sign_body(content)}
+    return {"content": content, "headers": {**headers, **signature}}
+
+
 def expect(response: Any, status: int) -> Any:
     if response.status_code != status:
-        raise StepFailed(f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}")
+        raise StepFailed(
+            f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text}"
+        )
     return response.json() if response.content else None
 
 
 def staff_session(bank: Any, *, roles: tuple[Role, ...] = (Role.OPERATOR,), name: str = "Operations") -> str:
     """Bootstrap a member of staff directly through the services (as ``netfin admin`` does)."""
     party = bank.identity.register_party(
-        Actor.system("bootstrap"), kind=PartyKind.PERSON, display_name=name, phone="+447700900001", roles=roles
+        Actor.system("bootstrap"),
+        kind=PartyKind.PERSON,
+        display_name=name,
+        phone="+447700900001",
+        roles=roles,
     )
     session = bank.oauth.issue_session(
         party_id=party.party_id, roles=[r.value for r in roles], amr=["pwd"], auth_time_ns=bank.clock.now_ns()
@@ -76,7 +94,8 @@ def sign_up(
     options = expect(http.post("/v1/me/passkeys/options", headers=bearer(enrol["session_token"])), 200)
     credential = authenticator.create(options)
     expect(
-        http.post("/v1/me/passkeys", json={"credential": credential}, headers=bearer(enrol["session_token"])), 201
+        http.post("/v1/me/passkeys", json={"credential": credential}, headers=bearer(enrol["session_token"])),
+        201,
     )
     return Customer(enrol["party_id"], passkey_login(http, authenticator, enrol["party_id"]), authenticator)
 
@@ -88,10 +107,15 @@ def passkey_login(http: Http, authenticator: SoftwareAuthenticator, party_id: st
 
 
 def open_funded_account(http: Http, customer: Customer, operator: str, currency: str, amount: str) -> str:
-    account = expect(http.post("/v1/me/accounts", json={"currency": currency}, headers=bearer(customer.session)), 201)
+    account = expect(
+        http.post("/v1/me/accounts", json={"currency": currency}, headers=bearer(customer.session)), 201
+    )
     if amount != "0":
         body = {"amount": amount, "currency": currency}
-        expect(http.post(f"/v1/accounts/{account['account_id']}/deposits", json=body, headers=bearer(operator)), 201)
+        expect(
+            http.post(f"/v1/accounts/{account['account_id']}/deposits", json=body, headers=bearer(operator)),
+            201,
+        )
     customer.account_ids.append(account["account_id"])
     customer.ibans.append(account["iban"])
     return str(account["account_id"])
@@ -122,8 +146,9 @@ def account_access(
     data: dict[str, Any] = {"Permissions": permissions or AIS_PERMISSIONS}
     if expiration:
         data["ExpirationDateTime"] = expiration
+    document = {"Data": data, "Risk": {}}
     consent = expect(
-        http.post(f"{OB}/aisp/account-access-consents", json={"Data": data, "Risk": {}}, headers=bearer(grant)), 201
+        http.post(f"{OB}/aisp/account-access-consents", **signed(tpp, document, **bearer(grant))), 201
     )
     consent_id = consent["Data"]["ConsentId"]
     approval = authorise(http, customer, consent_id, account_ids)
@@ -131,7 +156,9 @@ def account_access(
     return consent_id, token
 
 
-def initiation(amount: str, currency: str, creditor_iban: str, *, reference: str = "netfin demo") -> dict[str, Any]:
+def initiation(
+    amount: str, currency: str, creditor_iban: str, *, reference: str = "netfin demo"
+) -> dict[str, Any]:
     return {
         "InstructionIdentification": uuid.uuid4().hex[:35],
         "EndToEndIdentification": uuid.uuid4().hex[:35],
@@ -148,19 +175,16 @@ def domestic_payment(
     """PIS end to end: consent, authorisation, token, then the payment itself."""
     grant = tpp.client_credentials(http, token_url, "payments")
     document = {"Data": {"Initiation": payment}, "Risk": {}}
+    headers = bearer(grant, **{"x-idempotency-key": uuid.uuid4().hex})
     consent = expect(
-        http.post(
-            f"{OB}/pisp/domestic-payment-consents", json=document,
-            headers=bearer(grant, **{"x-idempotency-key": uuid.uuid4().hex}),
-        ),
-        201,
-    )  # fmt: skip
+        http.post(f"{OB}/pisp/domestic-payment-consents", **signed(tpp, document, **headers)), 201
+    )
     consent_id = consent["Data"]["ConsentId"]
     approval = authorise(http, customer, consent_id, [debtor_account_id])
     token = tpp.exchange_code(http, token_url, approval["authorization_code"], approval["redirect_uri"])
     body = {"Data": {"ConsentId": consent_id, "Initiation": payment}, "Risk": {}}
     headers = bearer(token, **{"x-idempotency-key": uuid.uuid4().hex})
-    return expect(http.post(f"{OB}/pisp/domestic-payments", json=body, headers=headers), 201)  # type: ignore[no-any-return]
+    return expect(http.post(f"{OB}/pisp/domestic-payments", **signed(tpp, body, **headers)), 201)  # type: ignore[no-any-return]
 
 
 def party_hex(party_id: int) -> str:

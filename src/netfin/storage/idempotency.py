@@ -19,12 +19,12 @@ behind it are themselves safe to repeat (a consent pays once).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import orjson
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -82,7 +82,9 @@ def _open(scope: str, key: str, sealed: bytes) -> bytes:
 
 
 def fingerprint(method: str, path: str, payload: object) -> bytes:
-    canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    # The standard library's encoder: a request may carry integers beyond 64 bits
+    # (refused later by validation), which orjson cannot encode.
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).digest()
 
 

@@ -67,7 +67,9 @@ class World:
 def world(bank: Bank, client: TestClient, api_clock: ManualClock) -> World:
     operator = ob.staff_session(bank)
     auditor = ob.staff_session(bank, roles=(Role.AUDITOR,), name="Audit")
-    alice = ob.sign_up(client, SoftwareAuthenticator("localhost", ORIGIN), name="Alice", phone="+447700900123")
+    alice = ob.sign_up(
+        client, SoftwareAuthenticator("localhost", ORIGIN), name="Alice", phone="+447700900123"
+    )
     ob.open_funded_account(client, alice, operator, "GBP", "100.00")
     ob.open_funded_account(client, alice, operator, "GBP", "5.00")
     bob = ob.sign_up(client, SoftwareAuthenticator("localhost", ORIGIN), name="Bob", phone="+447700900124")

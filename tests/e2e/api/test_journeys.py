@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from netfin.sim import openbanking as ob
+
 from .conftest import World
 
 OB = "/open-banking/v4.0"
@@ -10,7 +11,9 @@ OB = "/open-banking/v4.0"
 
 def test_ais_reads_only_the_authorised_account(world: World) -> None:
     http, alice = world.http, world.alice
-    consent_id, token = ob.account_access(http, world.tpp_a, alice, world.token_url, account_ids=[alice.account_ids[0]])
+    _, token = ob.account_access(
+        http, world.tpp_a, alice, world.token_url, account_ids=[alice.account_ids[0]]
+    )
     accounts = http.get(f"{OB}/aisp/accounts", headers=ob.bearer(token)).json()["Data"]["Account"]
     assert [a["AccountId"] for a in accounts] == [alice.account_ids[0]]
     balances = http.get(f"{OB}/aisp/accounts/{alice.account_ids[0]}/balances", headers=ob.bearer(token))

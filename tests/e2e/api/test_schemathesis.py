@@ -35,7 +35,12 @@ from netfin.sim.authenticator import SoftwareAuthenticator
 BASE_URL = "http://127.0.0.1:8000"
 ORIGIN = "http://localhost:8000"
 EXAMPLES_PER_OPERATION = 25
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, response_headers_conformance]
+CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+]
 _TOKENS: dict[str, str] = {}
 
 
@@ -66,7 +71,9 @@ def _credentials(bank: Bank, http: TestClient) -> dict[str, str]:
     auditor = ob.staff_session(bank, roles=(Role.AUDITOR,), name="Audit")
     alice = ob.sign_up(http, SoftwareAuthenticator("localhost", ORIGIN), name="Alice", phone="+447700900123")
     account = ob.open_funded_account(http, alice, operator, "GBP", "100.00")
-    tpp = ob.register_tpp(http, operator, "Fuzz app", ["accounts", "payments", "fundsconfirmations"], "https://t.example/cb")
+    tpp = ob.register_tpp(
+        http, operator, "Fuzz app", ["accounts", "payments", "fundsconfirmations"], "https://t.example/cb"
+    )
     token_url = BASE_URL + "/oauth2/token"
     _, ais = ob.account_access(http, tpp, alice, token_url, account_ids=[account])
     return {
@@ -85,7 +92,12 @@ def _token_for(path: str) -> str | None:
         return None
     if "/aisp/accounts" in path:
         return _TOKENS["ais"]
-    for marker, name in (("/aisp/", "accounts"), ("/pisp/", "payments"), ("/cbpii/", "funds"), ("/event-", "accounts")):
+    for marker, name in (
+        ("/aisp/", "accounts"),
+        ("/pisp/", "payments"),
+        ("/cbpii/", "funds"),
+        ("/event-", "accounts"),
+    ):
         if marker in path:
             return _TOKENS[name]
     if path.startswith("/v1/me"):

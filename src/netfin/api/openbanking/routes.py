@@ -3,27 +3,38 @@
 Thin: each route turns the document into a service call and the result into
 the v4.0 response shape. Consent checks, auditing and refusals live in
 ``netfin.openbanking.service``; error documents in ``netfin.api.errors``.
+
+Request signatures (``x-jws-signature``, see ``netfin.api.openbanking.jws``):
+the v4.0 files mark the header required on the payment-initiation POSTs and
+on the event-subscriptions POST and PUT, so those refuse a request without
+one (400 ``jws_signature_missing``). On the other POSTs the header is
+optional, and checked when sent. A signature that does not verify against
+the caller's registered JWKS over the exact body bytes is refused (400
+``jws_signature_invalid``). Every refusal is audited as ``auth.jws_signature``.
+Response signatures are added by ``netfin.api.middleware``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
 
-from netfin.api.deps import AisAccess, BankDep, CbpiiAccess, PisAccess, tpp
-from netfin.api.idempotency import StoredResponse, fingerprint
-from netfin.api.openbanking import render, schemas
+from netfin.api.deps import AisAccess, BankDep, CbpiiAccess, EventsAccess, PisAccess
+from netfin.api.middleware import raw_body
+from netfin.api.openbanking import jws, render, schemas
 from netfin.api.v1 import render as v1
-from netfin.core.clock import ns_from_datetime
-from netfin.core.errors import InvalidInput, NotFound
+from netfin.audit.model import SUBJECT_ID_LENGTH_MAX
+from netfin.core.clock import NS_PER_SECOND, ns_from_datetime
+from netfin.core.errors import InvalidInput, NetfinError, NotFound
 from netfin.core.ids import format_id
 from netfin.identity.consents import ConsentKind
 from netfin.openbanking.service import TppAccess
 from netfin.payments import CreditorAccount, DomesticInitiation, parse_amount
+from netfin.storage.idempotency import StoredResponse, fingerprint
 
 BASE = "/open-banking/v4.0"
 TRANSACTIONS_PAGE_SIZE_MAX = 500
@@ -32,6 +43,15 @@ IdempotencyHeader = Annotated[
     str | None, Header(alias="x-idempotency-key", max_length=40, pattern=r"^\S(?:.*\S)?$")
 ]
 IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=40)]
+BOOKING_DATETIME_LENGTH_MAX = 40
+BookingDateTime = Annotated[str | None, Query(max_length=BOOKING_DATETIME_LENGTH_MAX)]
+JwsSignatureHeader = Annotated[
+    str | None,
+    Header(
+        alias=jws.SIGNATURE_HEADER,
+        description="A detached JWS (RFC 7515 Appendix F) over the body, made with a key of the TPP's JWKS.",
+    ),
+]
 
 ais = APIRouter(prefix=BASE + "/aisp", tags=["open banking: accounts"])
 pis = APIRouter(prefix=BASE + "/pisp", tags=["open banking: payments"])
@@ -45,6 +65,25 @@ def routers() -> list[APIRouter]:
 
 def _ns(moment: datetime | None) -> int | None:
     return None if moment is None else ns_from_datetime(moment)
+
+
+def _booking_ns(text: str | None) -> int | None:
+    """A booking date-time filter as the v4.0 file defines it: UTC, ISO 8601.
+
+    The file says the time component is optional (a bare date means
+    00:00:00) and that a time zone in the value must be ignored, so the
+    wall-clock reading is taken as UTC whatever offset follows it.
+    """
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            "booking date-times must be ISO 8601 (YYYY-MM-DD or YYYY-MM-DDThh:mm:ss)",
+            code="booking_datetime_invalid",
+        ) from None
+    return ns_from_datetime(moment.replace(tzinfo=UTC))
 
 
 def _document(status: int, data: Any, request: Request, **extra: Any) -> StoredResponse:
@@ -72,6 +111,49 @@ def _key(ob_key: str | None, plain_key: str | None) -> str | None:
     return ob_key if ob_key is not None else plain_key
 
 
+def _check_signature(
+    request: Request, bank: BankDep, access: TppAccess, signature: str | None, *, required: bool
+) -> None:
+    """Verify the caller's ``x-jws-signature`` over the raw body; audit and raise a refusal."""
+    try:
+        if signature is None:
+            if required:
+                raise jws.JwsSignatureMissing(f"{jws.SIGNATURE_HEADER} is required on this request")
+            return
+        client = bank.oauth.get_client(access.client_id)
+        if not client.jwks:
+            raise jws.JwsSignatureInvalid("the client registered no public keys to verify a signature with")
+        jws.verify_detached(
+            signature, raw_body(request), client.jwks, client_id=access.client_id,
+            now_s=bank.clock.now_ns() // NS_PER_SECOND,
+        )  # fmt: skip
+    except NetfinError as error:
+        endpoint = f"{request.method} {request.url.path}"
+        _audit_refusal(bank, access, "auth.jws_signature", ("endpoint", endpoint), error)
+        raise
+
+
+def _audit_refusal(
+    bank: BankDep, access: TppAccess, action: str, subject: tuple[str, str], error: NetfinError
+) -> None:
+    """Record a refusal made here rather than inside an audited service call."""
+    subject_id = subject[1][:SUBJECT_ID_LENGTH_MAX] if subject[1].isprintable() else ""
+    bank.audit.record(
+        actor_kind="tpp", actor_id=access.client_id, action=action, outcome="refused",
+        subject_kind=subject[0], subject_id=subject_id, consent_id=access.consent_id,
+        interaction_id=access.interaction_id, reason=error.code,
+    )  # fmt: skip
+
+
+def _require_bound_consent(bank: BankDep, access: TppAccess, consent_id: str, action: str) -> None:
+    """The ConsentId in the body must be the consent the token is bound to (audited when not)."""
+    if access.consent_id == consent_id:
+        return
+    refusal = NotFound("no such consent", code="consent_not_found")
+    _audit_refusal(bank, access, action, ("consent", consent_id), refusal)
+    raise refusal
+
+
 # --- account information ----------------------------------------------------------
 
 
@@ -79,7 +161,10 @@ def _key(ob_key: str | None, plain_key: str | None) -> str | None:
 def create_account_access_consent(
     request: Request, body: schemas.OBReadConsent1, access: AisAccess, bank: BankDep,
     ob_key: IdempotencyHeader = None, key: IdempotencyKeyHeader = None,
+    signature: JwsSignatureHeader = None,
 ) -> Response:  # fmt: skip
+    _check_signature(request, bank, access, signature, required=False)
+
     def run() -> StoredResponse:
         data = body.Data
         consent = bank.openbanking.audited(
@@ -143,17 +228,14 @@ def get_transactions(
     request: Request,
     access: AisAccess,
     bank: BankDep,
-    fromBookingDateTime: Annotated[datetime | None, Query()] = None,
-    toBookingDateTime: Annotated[datetime | None, Query()] = None,
+    fromBookingDateTime: BookingDateTime = None,
+    toBookingDateTime: BookingDateTime = None,
     cursor: Annotated[str | None, Query(max_length=32, pattern=r"^[0-9]+$")] = None,
     pageSize: Annotated[int, Query(ge=1, le=TRANSACTIONS_PAGE_SIZE_MAX)] = 100,
 ) -> Response:
-    for moment in (fromBookingDateTime, toBookingDateTime):
-        if moment is not None and moment.tzinfo is None:
-            raise InvalidInput("booking date-times must carry a UTC offset", code="datetime_offset_missing")
+    low, high = _booking_ns(fromBookingDateTime), _booking_ns(toBookingDateTime)
     page = bank.openbanking.transactions(
-        access, AccountId, from_ns=_ns(fromBookingDateTime), to_ns=_ns(toBookingDateTime), cursor=cursor,
-        limit=pageSize,
+        access, AccountId, from_ns=low, to_ns=high, cursor=cursor, limit=pageSize
     )  # fmt: skip
     data = {"Transaction": [render.transaction(t, page) for t in page.transfers]}
     body = {
@@ -190,7 +272,10 @@ def _initiation(model: schemas.OBDomesticInitiation) -> DomesticInitiation:
 def create_domestic_payment_consent(
     request: Request, body: schemas.OBWriteDomesticConsent4, access: PisAccess, bank: BankDep,
     ob_key: IdempotencyHeader = None, key: IdempotencyKeyHeader = None,
+    signature: JwsSignatureHeader = None,
 ) -> Response:  # fmt: skip
+    _check_signature(request, bank, access, signature, required=True)
+
     def run() -> StoredResponse:
         initiation = _initiation(body.Data.Initiation)
         dumped = body.Data.Initiation.model_dump(mode="json", exclude_none=True)
@@ -231,10 +316,12 @@ def get_payment_funds(ConsentId: IdText, request: Request, access: PisAccess, ba
 def create_domestic_payment(
     request: Request, body: schemas.OBWriteDomestic2, access: PisAccess, bank: BankDep,
     ob_key: IdempotencyHeader = None, key: IdempotencyKeyHeader = None,
+    signature: JwsSignatureHeader = None,
 ) -> Response:  # fmt: skip
+    _check_signature(request, bank, access, signature, required=True)
+
     def run() -> StoredResponse:
-        if access.consent_id != body.Data.ConsentId:
-            raise NotFound("no such consent", code="consent_not_found")
+        _require_bound_consent(bank, access, body.Data.ConsentId, "pis.payment.create")
         initiation = _initiation(body.Data.Initiation)
         dumped = body.Data.Initiation.model_dump(mode="json", exclude_none=True)
         payment = bank.openbanking.initiate_payment(access, {"Initiation": dumped}, initiation)
@@ -284,7 +371,10 @@ def get_payment_details(
 def create_funds_consent(
     request: Request, body: schemas.OBFundsConfirmationConsent1, access: CbpiiAccess, bank: BankDep,
     ob_key: IdempotencyHeader = None, key: IdempotencyKeyHeader = None,
+    signature: JwsSignatureHeader = None,
 ) -> Response:  # fmt: skip
+    _check_signature(request, bank, access, signature, required=False)
+
     def run() -> StoredResponse:
         payload = {"DebtorAccount": body.Data.DebtorAccount.model_dump(mode="json", exclude_none=True)}
         consent = bank.openbanking.audited(
@@ -322,12 +412,13 @@ def delete_funds_consent(ConsentId: IdText, access: CbpiiAccess, bank: BankDep) 
 def confirm_funds(
     request: Request, body: schemas.OBFundsConfirmation1, access: CbpiiAccess, bank: BankDep,
     ob_key: IdempotencyHeader = None, key: IdempotencyKeyHeader = None,
+    signature: JwsSignatureHeader = None,
 ) -> Response:  # fmt: skip
+    _check_signature(request, bank, access, signature, required=False)
     from netfin.core.clock import iso_from_ns
 
     def run() -> StoredResponse:
-        if access.consent_id != body.Data.ConsentId:
-            raise NotFound("no such consent", code="consent_not_found")
+        _require_bound_consent(bank, access, body.Data.ConsentId, "cbpii.funds.confirm")
         instructed = body.Data.InstructedAmount
         minor = parse_amount(instructed.Amount, instructed.Currency)
         _, available = bank.openbanking.confirm_funds(access, minor, instructed.Currency)
@@ -346,26 +437,10 @@ def confirm_funds(
 
 # --- event subscriptions --------------------------------------------------------------
 
-_any_tpp = tpp("accounts")
 
-
-def _events_access(
-    request: Request,
-    bank: BankDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> TppAccess:
-    """Any TPP token (accounts, payments or fundsconfirmations scope) may manage its subscriptions."""
-    for scope in ("accounts", "payments", "fundsconfirmations"):
-        try:
-            return tpp(scope)(request, authorization)
-        except Exception as error:
-            last = error
-            if getattr(error, "code", "") != "scope_missing":
-                raise
-    raise last
-
-
-EventsAccess = Annotated[TppAccess, Depends(_events_access)]
+def _event_types(listed: list[str] | None) -> list[str] | None:
+    """Absent means every event type (v4.0); an empty list is passed on to be refused."""
+    return None if listed is None else list(listed)
 
 
 def _subscription(s: Any) -> dict[str, Any]:
@@ -381,13 +456,16 @@ def _subscription(s: Any) -> dict[str, Any]:
 def create_subscription(
     request: Request, body: schemas.OBEventSubscription1, access: EventsAccess, bank: BankDep,
     ob_key: IdempotencyHeader = None, key: IdempotencyKeyHeader = None,
+    signature: JwsSignatureHeader = None,
 ) -> Response:  # fmt: skip
+    _check_signature(request, bank, access, signature, required=True)
+
     def run() -> StoredResponse:
         subscription = bank.openbanking.audited(
             access, "events.subscription.create", ("client", access.client_id),
             lambda: bank.notifications.subscribe(
                 access.client_id, callback_url=body.Data.CallbackUrl, version=body.Data.Version,
-                event_types=list(body.Data.EventTypes or ()),
+                event_types=_event_types(body.Data.EventTypes),
             ),
         )  # fmt: skip
         return _document(201, _subscription(subscription), request)
@@ -408,7 +486,9 @@ def update_subscription(
     body: schemas.OBEventSubscriptionResponse1,
     access: EventsAccess,
     bank: BankDep,
+    signature: JwsSignatureHeader = None,
 ) -> Response:
+    _check_signature(request, bank, access, signature, required=True)
     if body.Data.EventSubscriptionId != EventSubscriptionId:
         raise InvalidInput(
             "EventSubscriptionId in the body differs from the path", code="subscription_id_mismatch"
@@ -418,7 +498,7 @@ def update_subscription(
         lambda: bank.notifications.update_subscription(
             access.client_id, EventSubscriptionId, callback_url=body.Data.CallbackUrl,
             version=body.Data.Version,
-            event_types=list(body.Data.EventTypes or ()),
+            event_types=_event_types(body.Data.EventTypes),
         ),
     )  # fmt: skip
     return v1.stored(_document(200, _subscription(subscription), request))

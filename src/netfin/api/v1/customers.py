@@ -4,7 +4,7 @@ transfers, and the consents they have given to third parties."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
@@ -27,8 +27,9 @@ from netfin.api.v1.schemas import (
     SignupIn,
     TransfersPage,
 )
-from netfin.core.errors import Forbidden, InvalidInput
+from netfin.core.errors import Forbidden, InvalidInput, NetfinError
 from netfin.core.ids import format_id
+from netfin.identity.credentials.errors import PasswordInvalid, PasswordLocked
 from netfin.identity.model import Actor, PartyKind, Role
 from netfin.ledger import TransferFlags
 from netfin.storage.idempotency import StoredResponse, fingerprint
@@ -95,8 +96,11 @@ def passkey_login_options(
     request: Request, body: PasskeyOptionsIn, bank: BankDep, key: IdempotencyKey = None
 ) -> Response:
     def run() -> StoredResponse:
-        party_id = None if body.party_id is None else parse_party_id(body.party_id)
-        return render.stored_json(200, bank.credentials.begin_authentication(party_id))
+        # Always the discoverable flow: listing a party's credentials here would tell
+        # an anonymous caller which party ids exist. The passkey found names the party.
+        if body.party_id is not None:
+            parse_party_id(body.party_id)
+        return render.stored_json(200, bank.credentials.begin_authentication(None))
 
     return _idempotent(request, bank, ANONYMOUS_SCOPE, key, body.model_dump(mode="json"), run)
 
@@ -131,6 +135,11 @@ def password_login(
         try:
             bank.credentials.verify_password(party_id, body.password)
             party = bank.identity.get_party(party_id)
+        except PasswordLocked as error:
+            # Only known parties can be locked: answering "locked" would confirm that the
+            # id exists. The audit log keeps the true reason; the caller sees a wrong password.
+            _audit_login(request, bank, "auth.password.login", body.party_id, error)
+            raise PasswordInvalid("wrong password") from None
         except Exception as error:
             _audit_login(request, bank, "auth.password.login", body.party_id, error)
             raise
@@ -146,16 +155,38 @@ def password_login(
 
 
 def _audit_login(
-    request: Request, bank: BankDep, action: str, actor_id: str, error: Exception | None
+    request: Request,
+    bank: BankDep,
+    action: str,
+    actor_id: str,
+    error: Exception | None,
+    consent_id: str | None = None,
 ) -> None:
     bank.audit.record(
         actor_kind="customer" if actor_id else "anonymous",
         actor_id=actor_id,
         action=action,
         outcome="refused" if error is not None else "succeeded",
+        subject_kind="consent" if consent_id else "",
+        subject_id=(consent_id or "")[:128],
+        consent_id=consent_id[:128] if consent_id else None,
         interaction_id=deps.interaction_id(request),
         reason=getattr(error, "code", type(error).__name__) if error is not None else None,
     )
+
+
+T = TypeVar("T")
+
+
+def _on_consent(
+    request: Request, bank: BankDep, principal: Principal, action: str, consent_id: str, run: Callable[[], T]
+) -> T:
+    """Run a customer's consent operation; a refusal (a probe of someone else's id) is audited."""
+    try:
+        return run()
+    except NetfinError as error:
+        _audit_login(request, bank, action, format_id(principal.party_id), error, consent_id)
+        raise
 
 
 @router.get("/me", response_model=PartyOut)
@@ -249,11 +280,13 @@ def my_consents(principal: Customer, bank: BankDep) -> Response:
 
 @router.get("/me/consents/{consent_id}", response_model=ConsentOut)
 def my_consent(
-    consent_id: Annotated[str, Path(max_length=128)], principal: Customer, bank: BankDep
+    request: Request, consent_id: Annotated[str, Path(max_length=128)], principal: Customer, bank: BankDep
 ) -> Response:
-    return render.json_response(
-        200, render.consent(bank.consents.get_for_party(principal.party_id, consent_id))
-    )
+    consent = _on_consent(
+        request, bank, principal, "consent.read", consent_id,
+        lambda: bank.consents.get_for_party(principal.party_id, consent_id),
+    )  # fmt: skip
+    return render.json_response(200, render.consent(consent))
 
 
 @router.post("/me/consents/{consent_id}/authorise/options")
@@ -267,7 +300,10 @@ def authorise_options(
     """A passkey challenge for authorising this consent (the step-up)."""
 
     def run() -> StoredResponse:
-        bank.consents.get_for_party(principal.party_id, consent_id)
+        _on_consent(
+            request, bank, principal, "consent.authorise.options", consent_id,
+            lambda: bank.consents.get_for_party(principal.party_id, consent_id),
+        )  # fmt: skip
         return render.stored_json(200, bank.credentials.begin_authentication(principal.party_id))
 
     return _idempotent(request, bank, _scope(principal), key, None, run)
@@ -285,7 +321,11 @@ def authorise(
     """Authorise with a fresh passkey assertion; returns the code for the TPP's redirect."""
 
     def run() -> StoredResponse:
-        _require_passkey_of(request, bank, principal, body.credential)
+        # The passkey step audits its own refusals; the consent step is audited here.
+        _require_passkey_of(request, bank, principal, body.credential, consent_id)
+        return _on_consent(request, bank, principal, "consent.authorise", consent_id, approve)
+
+    def approve() -> StoredResponse:
         consent = bank.consents.get_for_party(principal.party_id, consent_id)
         bank.openbanking.consent_accounts_match(consent, body.account_ids)
         consent = bank.consents.authorise(
@@ -308,17 +348,21 @@ def authorise(
 
 
 def _require_passkey_of(
-    request: Request, bank: BankDep, principal: Principal, credential: dict[str, object]
+    request: Request, bank: BankDep, principal: Principal, credential: dict[str, object], consent_id: str
 ) -> None:
     """A fresh passkey assertion by the signed-in customer themself (refusals audited)."""
     try:
         result = bank.credentials.finish_authentication(credential)
     except Exception as error:
-        _audit_login(request, bank, "consent.authorise.passkey", format_id(principal.party_id), error)
+        _audit_login(
+            request, bank, "consent.authorise.passkey", format_id(principal.party_id), error, consent_id
+        )
         raise
     if result.party_id != principal.party_id:
         refusal = Forbidden("the passkey belongs to someone else", code="passkey_party_mismatch")
-        _audit_login(request, bank, "consent.authorise.passkey", format_id(principal.party_id), refusal)
+        _audit_login(
+            request, bank, "consent.authorise.passkey", format_id(principal.party_id), refusal, consent_id
+        )
         raise refusal
 
 
@@ -331,7 +375,10 @@ def reject(
     key: IdempotencyKey = None,
 ) -> Response:
     def run() -> StoredResponse:
-        consent = bank.consents.reject(_actor(principal), consent_id, party_id=principal.party_id)
+        consent = _on_consent(
+            request, bank, principal, "consent.reject", consent_id,
+            lambda: bank.consents.reject(_actor(principal), consent_id, party_id=principal.party_id),
+        )  # fmt: skip
         return render.stored_json(200, render.consent(consent))
 
     return _idempotent(request, bank, _scope(principal), key, None, run)
@@ -346,7 +393,10 @@ def revoke(
     key: IdempotencyKey = None,
 ) -> Response:
     def run() -> StoredResponse:
-        consent = bank.consents.revoke(_actor(principal), consent_id, party_id=principal.party_id)
+        consent = _on_consent(
+            request, bank, principal, "consent.revoke", consent_id,
+            lambda: bank.consents.revoke(_actor(principal), consent_id, party_id=principal.party_id),
+        )  # fmt: skip
         return render.stored_json(200, render.consent(consent))
 
     return _idempotent(request, bank, _scope(principal), key, None, run)

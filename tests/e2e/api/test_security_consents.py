@@ -1,0 +1,224 @@
+"""Consents bound what a TPP may do: revocation and expiry take effect on the very next
+request, permissions narrow what is read, and a payment consent pays once, exactly as
+consented."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from netfin.core.clock import NS_PER_SECOND, iso_from_ns
+from netfin.sim import openbanking as ob
+
+from .conftest import World
+from .test_security_support import OB, assert_problem, idempotency, read
+
+EXPIRY_S = 5
+
+
+def _resources(account_id: str) -> list[str]:
+    """The AIS resources one account-access consent opens."""
+    base = f"{OB}/aisp/accounts"
+    return [
+        base,
+        f"{base}/{account_id}",
+        f"{base}/{account_id}/balances",
+        f"{base}/{account_id}/transactions",
+    ]
+
+
+def _assert_all_readable(world: World, token: str, account_id: str) -> None:
+    for path in _resources(account_id):
+        assert world.http.get(path, headers=ob.bearer(token)).status_code == 200, path
+
+
+def _assert_all_refused(world: World, token: str, account_id: str, code: str) -> None:
+    for path in _resources(account_id):
+        assert_problem(world.http.get(path, headers=ob.bearer(token)), 403, code, path)
+
+
+def _consent_status(world: World, consent_id: str) -> tuple[str, str]:
+    """The status as the TPP and as the customer see it."""
+    grant = world.tpp_a.client_credentials(world.http, world.token_url, "accounts")
+    tpp_view = read(world.http, f"{OB}/aisp/account-access-consents/{consent_id}", grant)
+    customer_view = read(world.http, f"/v1/me/consents/{consent_id}", world.alice.session)
+    return tpp_view["Data"]["Status"], customer_view["status"]
+
+
+def test_revoked_consents_stop_access_on_the_next_request(world: World) -> None:
+    http, alice = world.http, world.alice
+    account_id = alice.account_ids[0]
+    revoked, revoked_token = ob.account_access(
+        http, world.tpp_a, alice, world.token_url, account_ids=[account_id]
+    )
+    deleted, deleted_token = ob.account_access(
+        http, world.tpp_a, alice, world.token_url, account_ids=[account_id]
+    )
+    _assert_all_readable(world, revoked_token, account_id)
+    _assert_all_readable(world, deleted_token, account_id)
+
+    # The customer revokes one consent; the other is untouched.
+    ob.expect(http.post(f"/v1/me/consents/{revoked}/revoke", headers=ob.bearer(alice.session)), 200)
+    _assert_all_refused(world, revoked_token, account_id, "consent_revoked")
+    _assert_all_readable(world, deleted_token, account_id)
+
+    # The TPP deletes the other one.
+    grant = world.tpp_a.client_credentials(http, world.token_url, "accounts")
+    deletion = http.delete(f"{OB}/aisp/account-access-consents/{deleted}", headers=ob.bearer(grant))
+    assert deletion.status_code == 204
+    _assert_all_refused(world, deleted_token, account_id, "consent_revoked")
+
+    assert _consent_status(world, revoked) == ("CANC", "CANC")
+    assert _consent_status(world, deleted) == ("CANC", "CANC")
+    # A revoked consent stays revoked: neither side can revoke it a second time.
+    again = http.post(f"/v1/me/consents/{revoked}/revoke", headers=ob.bearer(alice.session))
+    assert_problem(again, 409, "consent_revoked")
+    deleted_again = http.delete(f"{OB}/aisp/account-access-consents/{deleted}", headers=ob.bearer(grant))
+    assert_problem(deleted_again, 409, "consent_revoked")
+
+
+def test_expired_consents_stop_access_on_the_next_request(world: World) -> None:
+    http, alice = world.http, world.alice
+    account_id = alice.account_ids[0]
+    expiration = iso_from_ns(world.clock.now_ns() + EXPIRY_S * NS_PER_SECOND)
+    consent_id, token = ob.account_access(
+        http, world.tpp_a, alice, world.token_url, account_ids=[account_id], expiration=expiration
+    )
+    _assert_all_readable(world, token, account_id)
+    # A second consent with the same expiry still awaits authorisation when it runs out.
+    grant = world.tpp_a.client_credentials(http, world.token_url, "accounts")
+    data = {"Permissions": ["ReadAccountsBasic"], "ExpirationDateTime": expiration}
+    awaiting = http.post(
+        f"{OB}/aisp/account-access-consents", json={"Data": data, "Risk": {}}, headers=ob.bearer(grant)
+    )
+    awaiting_id = ob.expect(awaiting, 201)["Data"]["ConsentId"]
+    options = ob.expect(
+        http.post(f"/v1/me/consents/{awaiting_id}/authorise/options", headers=ob.bearer(alice.session)), 200
+    )
+
+    world.advance(EXPIRY_S)
+    # The access token itself is still within its lifetime: only the consent has run out.
+    _assert_all_refused(world, token, account_id, "consent_expired")
+    assert _consent_status(world, consent_id) == ("EXPD", "EXPD")
+    body = {"account_ids": [account_id], "credential": alice.authenticator.get(options)}
+    late = http.post(f"/v1/me/consents/{awaiting_id}/authorise", json=body, headers=ob.bearer(alice.session))
+    assert_problem(late, 409, "consent_expired")
+
+
+def test_permissions_narrow_what_a_consent_reads(world: World) -> None:
+    http, alice = world.http, world.alice
+    account_id = alice.account_ids[0]
+
+    def consent(*permissions: str) -> str:
+        return ob.account_access(
+            http, world.tpp_a, alice, world.token_url, account_ids=[account_id], permissions=list(permissions)
+        )[1]
+
+    basic = consent("ReadAccountsBasic")
+    [account] = read(http, f"{OB}/aisp/accounts", basic)["Data"]["Account"]
+    assert account["AccountId"] == account_id
+    assert "Account" not in account  # no identification block (IBAN, sort code) with Basic
+    [single] = read(http, f"{OB}/aisp/accounts/{account_id}", basic)["Data"]["Account"]
+    assert "Account" not in single
+    for path in (
+        f"{OB}/aisp/accounts/{account_id}/balances",
+        f"{OB}/aisp/accounts/{account_id}/transactions",
+    ):
+        assert_problem(http.get(path, headers=ob.bearer(basic)), 403, "permission_missing", path)
+
+    detail = consent("ReadAccountsDetail")
+    [account] = read(http, f"{OB}/aisp/accounts", detail)["Data"]["Account"]
+    assert alice.ibans[0] in {block["Identification"] for block in account["Account"]}
+    balances = http.get(f"{OB}/aisp/accounts/{account_id}/balances", headers=ob.bearer(detail))
+    assert_problem(balances, 403, "permission_missing")
+
+    balances_only = consent("ReadBalances")
+    assert read(http, f"{OB}/aisp/accounts/{account_id}/balances", balances_only)["Data"]["Balance"]
+    for path in (f"{OB}/aisp/accounts", f"{OB}/aisp/accounts/{account_id}"):
+        assert_problem(http.get(path, headers=ob.bearer(balances_only)), 403, "permission_missing", path)
+
+
+def test_tokens_without_a_fitting_authorised_consent_read_and_pay_nothing(world: World) -> None:
+    http, alice = world.http, world.alice
+    grant = world.tpp_a.client_credentials(http, world.token_url, "accounts")
+    created = http.post(
+        f"{OB}/aisp/account-access-consents",
+        json={"Data": {"Permissions": ob.AIS_PERMISSIONS}, "Risk": {}},
+        headers=ob.bearer(grant),
+    )
+    assert ob.expect(created, 201)["Data"]["Status"] == "AWAU"
+    for path in _resources(alice.account_ids[0]):
+        assert_problem(http.get(path, headers=ob.bearer(grant)), 403, "consent_required", path)
+
+    # A token bound to an account-access consent cannot pay.
+    bob = world.bob
+    _, ais_token = ob.account_access(
+        http, world.tpp_a, alice, world.token_url, account_ids=[alice.account_ids[0]]
+    )
+    initiation = ob.initiation("1.00", "GBP", bob.ibans[0])
+    consent_body = {"Data": {"Initiation": initiation}, "Risk": {}}
+    payment_body = {"Data": {"ConsentId": "pdc-" + "0" * 32, "Initiation": initiation}, "Risk": {}}
+    for path, body in (
+        (f"{OB}/pisp/domestic-payment-consents", consent_body),
+        (f"{OB}/pisp/domestic-payments", payment_body),
+    ):
+        signed = ob.signed(world.tpp_a, body, **idempotency(ais_token))
+        assert_problem(http.post(path, **signed), 403, "scope_missing", path)
+    assert read(http, "/v1/me/accounts", alice.session)[0]["booked"]["amount"] == "100.00"
+
+
+def _payment_consent(world: World, initiation: dict[str, Any]) -> tuple[str, str]:
+    """A payment consent authorised by Alice over her first account: (consent id, token)."""
+    http = world.http
+    grant = world.tpp_a.client_credentials(http, world.token_url, "payments")
+    document = {"Data": {"Initiation": initiation}, "Risk": {}}
+    created = http.post(
+        f"{OB}/pisp/domestic-payment-consents", **ob.signed(world.tpp_a, document, **idempotency(grant))
+    )
+    consent_id = ob.expect(created, 201)["Data"]["ConsentId"]
+    approval = ob.authorise(http, world.alice, consent_id, [world.alice.account_ids[0]])
+    token = world.tpp_a.exchange_code(
+        http, world.token_url, approval["authorization_code"], approval["redirect_uri"]
+    )
+    return consent_id, token
+
+
+def _changed(initiation: dict[str, Any], field: str, value: str) -> dict[str, Any]:
+    changed = copy.deepcopy(initiation)
+    if field == "amount":
+        changed["InstructedAmount"]["Amount"] = value
+    elif field == "creditor":
+        changed["CreditorAccount"]["Identification"] = value
+    elif field == "reference":
+        changed["RemittanceInformation"]["Unstructured"] = [value]
+    else:
+        changed[field] = value
+    return changed
+
+
+def test_payment_consent_pays_once_and_only_as_consented(world: World) -> None:
+    http, alice, bob = world.http, world.alice, world.bob
+    initiation = ob.initiation("12.34", "GBP", bob.ibans[0], reference="invoice 42")
+    consent_id, token = _payment_consent(world, initiation)
+    other_consent_id, _ = _payment_consent(world, ob.initiation("1.00", "GBP", bob.ibans[0]))
+
+    def pay(document: dict[str, Any], consent: str = consent_id) -> Any:
+        body = {"Data": {"ConsentId": consent, "Initiation": document}, "Risk": {}}
+        return http.post(f"{OB}/pisp/domestic-payments", **ob.signed(world.tpp_a, body, **idempotency(token)))
+
+    for field, value in (
+        ("amount", "12.35"),
+        ("amount", "12.340"),
+        ("creditor", alice.ibans[1]),
+        ("reference", "invoice 43"),
+        ("EndToEndIdentification", "another-e2e-id"),
+    ):
+        assert_problem(pay(_changed(initiation, field, value)), 400, "consent_mismatch", f"{field}={value}")
+    # A token bound to one consent does not reach another consent of the same TPP.
+    assert_problem(pay(initiation, other_consent_id), 404, "consent_not_found")
+    assert read(http, "/v1/me/accounts", alice.session)[0]["booked"]["amount"] == "100.00"
+
+    assert ob.expect(pay(initiation), 201)["Data"]["Status"] == "ACSC"
+    assert_problem(pay(initiation), 403, "consent_consumed")
+    assert read(http, "/v1/me/accounts", alice.session)[0]["booked"]["amount"] == "87.66"
+    assert read(http, "/v1/me/accounts", bob.session)[0]["booked"]["amount"] == "12.34"
