@@ -3,7 +3,7 @@
 Run as its own process, so that the server under test and the load share the
 machine the way a real client and server would (loopback only)::
 
-    python benchmarks/api_load.py run PLAN.json > RESULT.json
+    python benchmarks/api_load.py run PLAN.json [--out RESULT.json]   # else to stdout
     python benchmarks/api_load.py serve-trivial --port 8999    # the calibration target
 
 A plan is JSON::
@@ -82,6 +82,7 @@ class _Run:
         self.connection_errors = 0
         self.responses: list[tuple[int, str] | None] = [None] * len(self.requests) if self.record else []
         self.done = asyncio.get_running_loop().create_future()
+        self.timed_out = False
 
     def take(self) -> int | None:
         """The index of the next request to send, or None when this connection should stop."""
@@ -128,11 +129,12 @@ class _Connection(asyncio.Protocol):
         self.need = -1
         self.status = 0
         self.waiting = False
+        self.retired = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Sending starts when every connection is open (``run_plan``).
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        self.send_next()
 
     def send_next(self) -> None:
         assert self.transport is not None
@@ -175,6 +177,8 @@ class _Connection(asyncio.Protocol):
         self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.retired:
+            return  # closed before the run began, to be replaced (see settle_connections)
         if self.waiting or exc is not None:
             self.run.connection_errors += 1
             if self.run.record and self.waiting:
@@ -182,32 +186,99 @@ class _Connection(asyncio.Protocol):
         self.run.closed()
 
 
+async def open_connections(run: _Run, plan: dict[str, Any], count: int) -> list[_Connection]:
+    loop = asyncio.get_running_loop()
+    opened = []
+    for _ in range(count):
+        _, protocol = await asyncio.wait_for(
+            loop.create_connection(lambda: _Connection(run), plan["host"], int(plan["port"])),
+            CONNECT_TIMEOUT_S,
+        )
+        opened.append(protocol)
+    return opened
+
+
+async def settle_connections(run: _Run, plan: dict[str, Any], count: int) -> list[_Connection]:
+    """Open the connections; with ``handshake``, reopen some or all of them while the
+    orchestrator answers ``reconnect [PORTS]`` on stdin (it reads which server worker
+    accepted each one), until it answers ``go``.
+
+    Worker processes share one listening socket, so which one accepts a
+    keep-alive connection is a race; this lets a run spread its connections
+    evenly, as a load balancer in front of the workers would.
+    """
+    connections = await open_connections(run, plan, count)
+    if not plan.get("handshake"):
+        return connections
+    loop = asyncio.get_running_loop()
+    while True:
+        ports = [c.transport.get_extra_info("sockname")[1] for c in connections if c.transport]
+        sys.stderr.write("connected " + ",".join(map(str, ports)) + "\n")
+        sys.stderr.flush()
+        answer = (await loop.run_in_executor(None, sys.stdin.readline)).split()
+        if not answer or answer[0] != "reconnect":
+            return connections
+        # "reconnect P1,P2,..." reopens the connections from those local ports.
+        moved = {int(p) for p in answer[1].split(",")} if len(answer) > 1 else None
+        kept = []
+        for connection in connections:
+            port = connection.transport.get_extra_info("sockname")[1] if connection.transport else None
+            if moved is None or port in moved:
+                connection.retired = True
+                if connection.transport is not None:
+                    connection.transport.close()
+            else:
+                kept.append(connection)
+        connections = kept + await open_connections(run, plan, count - len(kept))
+
+
 async def run_plan(plan: dict[str, Any]) -> dict[str, Any]:
     run = _Run(plan)
     loop = asyncio.get_running_loop()
-    connections = min(int(plan["connections"]), len(run.requests)) if plan["mode"] == "each" else int(
-        plan["connections"]
+    connections = (
+        min(int(plan["connections"]), len(run.requests))
+        if plan["mode"] == "each"
+        else int(plan["connections"])
     )
+    run.outstanding = connections
+    opened = await settle_connections(run, plan, connections)
     now = time.perf_counter_ns()
     warmup_ns = int(float(plan.get("warmup_s", 0)) * 1e9) if plan["mode"] == "duration" else 0
     run.measure_from_ns = now + warmup_ns
     run.stop_at_ns = run.measure_from_ns + int(float(plan.get("duration_s", 0)) * 1e9)
-    run.outstanding = connections
     cpu_marks: list[tuple[int, resource.struct_rusage]] = []
+    signal = bool(plan.get("signal", False))
 
-    async def mark_cpu_at_window_start() -> None:
+    def say(line: str) -> None:
+        # The orchestrator samples the server's CPU between these two lines.
+        if signal:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+
+    async def mark_window() -> None:
         await asyncio.sleep(max(0.0, (run.measure_from_ns - time.perf_counter_ns()) / 1e9))
         cpu_marks.append((time.perf_counter_ns(), resource.getrusage(resource.RUSAGE_SELF)))
+        say("window-start")
+        if run.mode == "duration":
+            await asyncio.sleep(max(0.0, (run.stop_at_ns - time.perf_counter_ns()) / 1e9))
+            say("window-end")
 
-    marker = loop.create_task(mark_cpu_at_window_start())
-    for _ in range(connections):
-        await asyncio.wait_for(
-            loop.create_connection(lambda: _Connection(run), plan["host"], int(plan["port"])), CONNECT_TIMEOUT_S
-        )
-    await run.done
-    await marker
+    marker = loop.create_task(mark_window())
+    await asyncio.sleep(0)
+    for connection in opened:
+        connection.send_next()
+    deadline_s = float(plan.get("timeout_s", 0)) or None
+    try:
+        await asyncio.wait_for(asyncio.shield(run.done), deadline_s)
+    except TimeoutError:
+        # A server that stops answering must not hang the benchmark: what is still
+        # outstanding counts as failed (status 0), and the report says so.
+        run.timed_out = True
+    marker.cancel()
+    if run.mode == "each":
+        say("window-end")
     ended_usage = resource.getrusage(resource.RUSAGE_SELF)
-    window_start, start_usage = cpu_marks[0]
+    window_start, start_usage = cpu_marks[0] if cpu_marks else (time.perf_counter_ns(), ended_usage)
     window_end = run.window_end_ns if run.mode == "each" else run.stop_at_ns
     return summarise(run, window_start, window_end, start_usage, ended_usage, connections)
 
@@ -233,6 +304,8 @@ def summarise(
         "status_counts": {str(k): v for k, v in sorted(run.statuses.items())},
         "non_2xx": non_2xx,
         "connection_errors": run.connection_errors,
+        "timed_out": run.timed_out,
+        "unanswered": unanswered(run),
         "latency_ms": {
             "p50": percentile_ms(ordered, 50),
             "p90": percentile_ms(ordered, 90),
@@ -246,6 +319,15 @@ def summarise(
         "generator_cpu_us_per_request": round(1e6 * cpu / total, 1) if total else None,
         "responses": run.responses if run.record else None,
     }
+
+
+def unanswered(run: _Run) -> int:
+    """Requests a timed-out run never got an answer to (in duration mode: the connections left waiting)."""
+    if not run.timed_out:
+        return 0
+    if run.mode == "each":
+        return len(run.requests) - len(run.latencies)
+    return run.outstanding
 
 
 class _TrivialServer(asyncio.Protocol):
@@ -292,22 +374,32 @@ async def serve_trivial(port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a plan (JSON file) and print the result as JSON")
     run.add_argument("plan")
+    run.add_argument("--out", default=None, help="write the result here instead of to stdout")
     trivial = commands.add_parser("serve-trivial", help="serve a fixed response (calibration target)")
     trivial.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     if args.command == "serve-trivial":
-        asyncio.run(serve_trivial(args.port))
+        try:
+            asyncio.run(serve_trivial(args.port))
+        except KeyboardInterrupt:
+            pass  # the orchestrator stops it with SIGINT
         return 0
     with open(args.plan) as handle:
         plan = json.load(handle)
     gc.disable()  # collections would show up as generator-made latency spikes
     result = asyncio.run(run_plan(plan))
-    json.dump(result, sys.stdout)
-    sys.stdout.write("\n")
+    if args.out:
+        with open(args.out, "w") as handle:
+            json.dump(result, handle)
+    else:
+        json.dump(result, sys.stdout)
+        sys.stdout.write("\n")
     return 0
 
 
