@@ -517,7 +517,8 @@ def wait_ready(server: Server) -> None:
                 time.sleep(1.0 if server.workers > 1 else 0.0)
                 return
         except httpx.TransportError:
-            pass
+            time.sleep(0.2)  # not listening yet: ask again
+            continue
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(
