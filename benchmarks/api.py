@@ -469,7 +469,9 @@ class Server:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            # SIGTERM, not SIGINT: a shell running this in the background starts its children
+            # with SIGINT ignored. uvicorn shuts down (lifespan included) on either.
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -495,6 +497,8 @@ def run_server(
     try:
         wait_ready(server)
         yield server
+    except KeyboardInterrupt:
+        raise  # stopped on purpose: nothing to diagnose
     except BaseException:
         server.dump_stacks()
         kept = RESULTS / f"api-{log_path.stem}-failed.log"
@@ -893,8 +897,12 @@ def calibrate_generator(config: dict[str, Any], workdir: Path, use_wrk: bool) ->
                 )
         return results
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait()
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 # -- one store -----------------------------------------------------------------------------

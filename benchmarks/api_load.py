@@ -11,7 +11,14 @@ A plan is JSON::
     {"host": "127.0.0.1", "port": 8000, "connections": 16,
      "mode": "duration" | "each", "warmup_s": 5, "duration_s": 15,
      "requests": [{"method": "GET", "path": "/...", "headers": {...}, "body": null}, ...],
-     "record": false}
+     "record": false, "timeout_s": 120, "signal": false, "handshake": false}
+
+``timeout_s`` bounds the run (unanswered requests are then reported, not
+waited for). With ``signal`` the generator writes ``window-start`` and
+``window-end`` lines on stderr, so that the caller can sample the server's
+CPU over exactly the measured window. With ``handshake`` it writes
+``connected PORT,PORT,...`` once its connections are open and waits for
+``go`` or ``reconnect [PORTS]`` on stdin (see ``settle_connections``).
 
 ``connections`` keep-alive connections each send one request, wait for the
 whole response, then send the next (a closed loop). In ``duration`` mode they
@@ -385,10 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     trivial.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     if args.command == "serve-trivial":
-        try:
-            asyncio.run(serve_trivial(args.port))
-        except KeyboardInterrupt:
-            pass  # the orchestrator stops it with SIGINT
+        asyncio.run(serve_trivial(args.port))  # runs until the orchestrator terminates it
         return 0
     with open(args.plan) as handle:
         plan = json.load(handle)
