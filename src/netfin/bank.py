@@ -29,6 +29,9 @@ from netfin.notifications import Notifications, append_event
 from netfin.notifications.model import CONSENT_AUTHORIZATION_REVOKED, RESOURCE_UPDATE
 from netfin.openbanking.service import OpenBanking
 from netfin.payments import DomesticPayment, Payments
+from netfin.payments.orders import PaymentOrders
+from netfin.payments.wallets import Wallets
+from netfin.payments.wallets.tiers import load_profile
 from netfin.ratelimit import RateLimiter
 from netfin.storage import open_engine
 from netfin.storage.idempotency import Idempotency
@@ -45,6 +48,7 @@ class BankSettings:
     origins: tuple[str, ...] = ("http://localhost:8000",)
     allow_client_secret: bool = False
     allow_insecure_callbacks: bool = True
+    wallet_profile: str = "pboc-ecny"
     profile: BankProfile = field(default_factory=BankProfile)
 
     @classmethod
@@ -62,6 +66,8 @@ class BankSettings:
             values["allow_client_secret"] = environ["NETFIN_ALLOW_CLIENT_SECRET"].lower() in _TRUE
         if environ.get("NETFIN_ALLOW_INSECURE_CALLBACKS"):
             values["allow_insecure_callbacks"] = environ["NETFIN_ALLOW_INSECURE_CALLBACKS"].lower() in _TRUE
+        if environ.get("NETFIN_WALLET_PROFILE"):
+            values["wallet_profile"] = environ["NETFIN_WALLET_PROFILE"]
         values.update(overrides)
         return cls(**values)
 
@@ -114,6 +120,25 @@ class Bank:
         )  # fmt: skip
         self.rate_limiter = RateLimiter.from_env(environ, clock=clock)
         self.idempotency = Idempotency(engine, clock=clock)
+        self.wallets = Wallets(
+            engine,
+            self.ledger,
+            self.identity,
+            self.audit,
+            load_profile(s.wallet_profile),
+            clock=clock,
+            ids=ids,
+        )
+        self.orders = PaymentOrders(
+            engine,
+            self.ledger,
+            self.identity,
+            self.wallets,
+            self.credentials,
+            self.audit,
+            clock=clock,
+            ids=ids,
+        )
         self.openbanking = OpenBanking(
             identity=self.identity, consents=self.consents, payments=self.payments, ledger=self.ledger,
             audit=self.audit, clock=clock,

@@ -46,8 +46,17 @@ from netfin.ledger import Account, AccountFlags, CreateAccountResult, Ledger, Tr
 CODE_CUSTOMER_DEPOSIT = 100
 CODE_BANK_FUNDING = 900
 CODE_BANK_CLEARING = 910
+# The counterpart of the memo accounts that hold wallet limits (never real money).
+CODE_BANK_LIMITS = 920
+# The bank's position in one currency, the other side of every FX leg.
+CODE_BANK_FX_POSITION = 930
 CODE_CASH_DEPOSIT = 1
-BANK_PURPOSES = {"funding": CODE_BANK_FUNDING, "clearing": CODE_BANK_CLEARING}
+BANK_PURPOSES = {
+    "funding": CODE_BANK_FUNDING,
+    "clearing": CODE_BANK_CLEARING,
+    "limits": CODE_BANK_LIMITS,
+    "fx_position": CODE_BANK_FX_POSITION,
+}
 _IBAN_ATTEMPTS_MAX = 16
 
 

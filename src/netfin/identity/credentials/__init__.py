@@ -32,6 +32,7 @@ CredentialNotFound, PasswordRejected.
 
 from netfin.identity.credentials.errors import (
     AssertionInvalid,
+    BindingMismatch,
     ChallengeExpired,
     ChallengeInvalid,
     ChallengeReplayed,
@@ -80,6 +81,7 @@ __all__ = [
     "PASSWORD_LOCKOUT_S",
     "TABLES",
     "AssertionInvalid",
+    "BindingMismatch",
     "AuthResult",
     "ChallengeExpired",
     "ChallengeInvalid",

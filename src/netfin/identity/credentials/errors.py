@@ -76,6 +76,12 @@ class SignCountStale(CredentialRejected):
     code = "sign_count_stale"
 
 
+class BindingMismatch(CredentialRejected):
+    """The assertion's challenge was made for another transaction (dynamic linking)."""
+
+    code = "binding_mismatch"
+
+
 class AssertionInvalid(CredentialRejected):
     """The assertion's signature or structure does not verify."""
 

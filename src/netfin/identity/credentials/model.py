@@ -15,6 +15,8 @@ from enum import StrEnum
 # the database is asked.
 CHALLENGE_BYTES = 32
 CHALLENGE_BYTES_MAX = 64
+# A transaction confirmation's challenge: 16 random bytes, then this many bytes of binding.
+BINDING_BYTES = 32
 CHALLENGE_TTL_S_DEFAULT = 300
 CHALLENGE_TTL_S_MAX = 3600
 
@@ -45,6 +47,7 @@ PASSWORD_LOCKOUT_S = 15 * 60
 class ChallengePurpose(StrEnum):
     REGISTER = "register"
     AUTHENTICATE = "authenticate"
+    CONFIRM = "confirm"  # a passkey assertion that authorises one payment (dynamic linking)
 
 
 class ChallengeStatus(StrEnum):

@@ -12,6 +12,7 @@ the library still performs every check itself.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ from netfin.core.errors import ConfigurationError, InvalidInput, LimitExceeded, 
 from netfin.core.ids import IdSource, id_to_bytes
 from netfin.identity.credentials.errors import (
     AssertionInvalid,
+    BindingMismatch,
     ChallengeExpired,
     ChallengeInvalid,
     ChallengeReplayed,
@@ -74,6 +76,7 @@ from netfin.identity.credentials.errors import (
     UserVerificationMissing,
 )
 from netfin.identity.credentials.model import (
+    BINDING_BYTES,
     CHALLENGE_BYTES,
     CHALLENGE_BYTES_MAX,
     CHALLENGE_TTL_S_DEFAULT,
@@ -299,6 +302,78 @@ class Credentials:
             credential_id=passkey.credential_id,
             new_sign_count=new_count,
             user_verified=parsed.authenticator_data.flags.uv,
+        )
+
+    # Transaction confirmation (dynamic linking)
+
+    def begin_confirmation(self, party_id: int, binding: bytes) -> dict[str, Any]:
+        """Options for an assertion that confirms one transaction.
+
+        The challenge is 16 fresh random bytes followed by the 32-byte
+        ``binding`` (a digest of the amount and payee), so the signed client
+        data names exactly what is being confirmed: an assertion made for
+        one payment cannot confirm another.
+        """
+        if not isinstance(binding, bytes) or len(binding) != BINDING_BYTES:
+            raise InvalidInput(f"a binding is {BINDING_BYTES} bytes", code="binding_invalid")
+        allowed = self._store.list_passkeys(party_id)
+        if not allowed:
+            raise CredentialUnknown("the party has no passkey to confirm with")
+        challenge = secrets.token_bytes(16) + binding
+        now_ns = self._clock.now_ns()
+        self._store.insert_challenge(
+            challenge,
+            party_id=party_id,
+            purpose=ChallengePurpose.CONFIRM,
+            created_ns=now_ns,
+            expires_ns=now_ns + self._challenge_ttl_ns,
+        )
+        options = generate_authentication_options(
+            rp_id=self._rp_id,
+            challenge=challenge,
+            timeout=self._challenge_ttl_ns // 1_000_000,
+            allow_credentials=[_descriptor(credential) for credential in allowed],
+            user_verification=UserVerificationRequirement.REQUIRED,
+        )
+        return _json_object(options_to_json(options))
+
+    def finish_confirmation(
+        self, credential_json: CredentialJson, party_id: int, binding: bytes
+    ) -> AuthResult:
+        """Verify a confirmation assertion for ``binding`` by ``party_id``'s own passkey.
+
+        Raises what ``finish_authentication`` raises, and ``binding_mismatch``
+        when the assertion was made for another transaction. User
+        verification (biometric or PIN) is required.
+        """
+        credential, parsed = _parse_assertion(credential_json)
+        challenge = parsed.client_data.challenge
+        if len(challenge) != 16 + BINDING_BYTES or not hmac.compare_digest(challenge[16:], binding):
+            raise BindingMismatch("the assertion confirms another transaction")
+        self._consume(challenge, ChallengePurpose.CONFIRM, party_id)
+        passkey = self._store.get_passkey(credential.raw_id)
+        if passkey is None:
+            raise CredentialUnknown("no passkey is registered with this id")
+        if passkey.party_id != party_id:
+            raise CredentialNotAllowed("this passkey is not the payer's")
+        self._classify(parsed)
+        if not parsed.authenticator_data.flags.uv:
+            raise UserVerificationMissing("confirming a payment needs user verification")
+        self._verify_assertion(credential, parsed, passkey)
+        new_count = parsed.authenticator_data.sign_count
+        if not self._store.record_passkey_use(
+            passkey.credential_id,
+            stored_count=passkey.sign_count,
+            new_count=new_count,
+            backed_up=parsed.authenticator_data.flags.bs,
+            now_ns=self._clock.now_ns(),
+        ):
+            raise SignCountStale("another assertion advanced the sign counter first")
+        return AuthResult(
+            party_id=party_id,
+            credential_id=passkey.credential_id,
+            new_sign_count=new_count,
+            user_verified=True,
         )
 
     def _verify_assertion(

@@ -55,7 +55,7 @@ webauthn_challenges = sa.Table(
     sa.Column("created_ns", sa.BigInteger, nullable=False),
     sa.Column("expires_ns", sa.BigInteger, nullable=False, index=True),
     sa.Column("used_ns", sa.BigInteger, nullable=True),
-    sa.CheckConstraint("purpose IN ('register', 'authenticate')", name="purpose_known"),
+    sa.CheckConstraint("purpose IN ('register', 'authenticate', 'confirm')", name="purpose_known"),
 )
 
 password_credentials = sa.Table(

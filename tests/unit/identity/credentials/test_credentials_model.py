@@ -67,6 +67,7 @@ def test_every_rejection_code_is_distinct() -> None:
     assert rejected == {
         "credential_rejected",
         "credential_malformed",
+        "binding_mismatch",
         "challenge_invalid",
         "challenge_expired",
         "challenge_replayed",

@@ -1,0 +1,149 @@
+"""Payments: wallets, payment orders and their transitions, billers, the payments outbox; payment confirmations.
+
+Tables: billers, payment_order_events, payment_orders, payment_outbox, wallets.
+Passkey challenges gain the purpose 'confirm' (a payment's dynamic-linking assertion).
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-27
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "billers",
+        sa.Column("biller_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=140), nullable=False),
+        sa.Column("category", sa.String(length=24), nullable=False),
+        sa.Column("account_id", sa.String(length=40), nullable=False),
+        sa.Column("reference_pattern", sa.String(length=200), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_ns", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("biller_id", name=op.f("pk_billers")),
+    )
+    op.create_table(
+        "payment_order_events",
+        sa.Column("order_id", sa.String(length=40), nullable=False),
+        sa.Column("seq", sa.SmallInteger(), nullable=False),
+        sa.Column("from_status", sa.String(length=16), nullable=True),
+        sa.Column("to_status", sa.String(length=16), nullable=False),
+        sa.Column("actor", sa.String(length=80), nullable=False),
+        sa.Column("reason", sa.String(length=64), nullable=True),
+        sa.Column("at_ns", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("order_id", "seq", name=op.f("pk_payment_order_events")),
+    )
+    op.create_table(
+        "payment_orders",
+        sa.Column("order_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("payer_party_id", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("payer_kind", sa.String(length=16), nullable=False),
+        sa.Column("payer_id", sa.String(length=64), nullable=False),
+        sa.Column("payee_kind", sa.String(length=16), nullable=False),
+        sa.Column("payee_id", sa.String(length=64), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("reference", sa.String(length=140), nullable=False),
+        sa.Column("payee_reference", sa.String(length=35), nullable=False),
+        sa.Column("original_order_id", sa.String(length=40), nullable=True),
+        sa.Column("refunded_minor", sa.BigInteger(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("first_transfer_id", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("chain_length", sa.SmallInteger(), nullable=False),
+        sa.Column("sca_required", sa.Boolean(), nullable=False),
+        sa.Column("sca_reasons", sa.String(length=200), nullable=False),
+        sa.Column("risk_action", sa.String(length=16), nullable=False),
+        sa.Column("status_reason", sa.String(length=64), nullable=True),
+        sa.Column("created_ns", sa.BigInteger(), nullable=False),
+        sa.Column("updated_ns", sa.BigInteger(), nullable=False),
+        sa.Column("expires_ns", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint(
+            "refunded_minor >= 0 AND refunded_minor <= amount_minor",
+            name=op.f("ck_payment_orders_refunds_within_amount"),
+        ),
+        sa.PrimaryKeyConstraint("order_id", name=op.f("pk_payment_orders")),
+        sa.UniqueConstraint("first_transfer_id", name=op.f("uq_payment_orders_first_transfer_id")),
+        sa.UniqueConstraint("payer_party_id", "idempotency_key", name="payer_idempotency_key"),
+    )
+    with op.batch_alter_table("payment_orders", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_payment_orders_original_order_id"), ["original_order_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_payment_orders_payer",
+            ["payer_kind", "payer_id", "payee_kind", "payee_id", "status"],
+            unique=False,
+        )
+        batch_op.create_index("ix_payment_orders_status_expires_ns", ["status", "expires_ns"], unique=False)
+
+    op.create_table(
+        "payment_outbox",
+        sa.Column(
+            "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("event_id", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("event_type", sa.String(length=40), nullable=False),
+        sa.Column("order_id", sa.String(length=40), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("created_ns", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_payment_outbox")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_payment_outbox_event_id")),
+    )
+    op.create_table(
+        "wallets",
+        sa.Column("wallet_id", sa.String(length=40), nullable=False),
+        sa.Column("party_id", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("parent_wallet_id", sa.String(length=40), nullable=True),
+        sa.Column("class_no", sa.SmallInteger(), nullable=False),
+        sa.Column("profile", sa.String(length=40), nullable=False),
+        sa.Column("profile_version", sa.Integer(), nullable=False),
+        sa.Column("profile_hash", sa.String(length=64), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("pseudonym", sa.String(length=24), nullable=False),
+        sa.Column("anonymous", sa.Boolean(), nullable=False),
+        sa.Column("nickname", sa.String(length=70), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("balance_account_id", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("headroom_account_id", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("daily_account_id", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("annual_account_id", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("per_payment_limit", sa.BigInteger(), nullable=False),
+        sa.Column("balance_limit", sa.BigInteger(), nullable=False),
+        sa.Column("daily_limit", sa.BigInteger(), nullable=False),
+        sa.Column("annual_limit", sa.BigInteger(), nullable=False),
+        sa.Column("created_ns", sa.BigInteger(), nullable=False),
+        sa.Column("updated_ns", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint("status IN ('active', 'frozen', 'closed')", name=op.f("ck_wallets_status_known")),
+        sa.CheckConstraint("class_no BETWEEN 1 AND 9", name=op.f("ck_wallets_class_no_range")),
+        sa.PrimaryKeyConstraint("wallet_id", name=op.f("pk_wallets")),
+        sa.UniqueConstraint("balance_account_id", name=op.f("uq_wallets_balance_account_id")),
+        sa.UniqueConstraint("pseudonym", name=op.f("uq_wallets_pseudonym")),
+    )
+    with op.batch_alter_table("wallets", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_wallets_parent_wallet_id"), ["parent_wallet_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_wallets_party_id"), ["party_id"], unique=False)
+    with op.batch_alter_table("webauthn_challenges", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_webauthn_challenges_purpose_known"), type_="check")
+        batch_op.create_check_constraint(
+            op.f("ck_webauthn_challenges_purpose_known"), "purpose IN ('register', 'authenticate', 'confirm')"
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("webauthn_challenges", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_webauthn_challenges_purpose_known"), type_="check")
+        batch_op.create_check_constraint(
+            op.f("ck_webauthn_challenges_purpose_known"), "purpose IN ('register', 'authenticate')"
+        )
+    for table in ("wallets", "payment_outbox", "payment_orders", "payment_order_events", "billers"):
+        op.drop_table(table)
