@@ -29,6 +29,7 @@ from netfin.notifications import Notifications, append_event
 from netfin.notifications.model import CONSENT_AUTHORIZATION_REVOKED, RESOURCE_UPDATE
 from netfin.openbanking.service import OpenBanking
 from netfin.payments import DomesticPayment, Payments
+from netfin.payments.mandates import DeviceMandates
 from netfin.payments.orders import PaymentOrders
 from netfin.payments.wallets import Wallets
 from netfin.payments.wallets.tiers import load_profile
@@ -138,6 +139,9 @@ class Bank:
             self.audit,
             clock=clock,
             ids=ids,
+        )
+        self.mandates = DeviceMandates(
+            engine, self.orders, self.identity, self.wallets, self.audit, clock=clock, ids=ids
         )
         self.openbanking = OpenBanking(
             identity=self.identity, consents=self.consents, payments=self.payments, ledger=self.ledger,

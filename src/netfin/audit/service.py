@@ -172,6 +172,41 @@ class AuditLog:
             raise InvariantViolation("a woken audit caller has neither an entry nor an error")
         return pending.entry
 
+    def record_many(self, entries: Sequence[Mapping[str, Any]]) -> list[AuditEntry]:
+        """Append several entries (each given as ``record``'s keyword arguments) and wait once.
+
+        The entries join the writer's queue together, keep their order, and
+        are returned once committed; a batch costs one wait instead of one
+        per entry. Raises what ``record`` raises; a bad field refuses the
+        whole call before anything is queued.
+        """
+        pendings = [_Pending(draft_entry(**dict(fields))) for fields in entries]
+        if not pendings:
+            return []
+        with self._condition:
+            if self._closed:
+                raise AuditLogClosed("the audit log is closed")
+            if len(self._waiting) + len(pendings) > self._queue_max:
+                raise LimitExceeded(
+                    f"{self._queue_max} audit entries are already waiting to be written",
+                    code="audit_queue_full",
+                )
+            self._waiting.extend(pendings)
+            self._condition.notify()
+        recorded: list[AuditEntry] = []
+        for pending in pendings:
+            pending.done.wait()
+            if pending.error is not None:
+                if isinstance(pending.error, InvariantViolation):
+                    raise InvariantViolation(f"the audit writer stopped: {pending.error}") from pending.error
+                raise AuditWriteFailed(
+                    f"the audit entry was not recorded: {type(pending.error).__name__}"
+                ) from pending.error
+            if pending.entry is None:
+                raise InvariantViolation("a woken audit caller has neither an entry nor an error")
+            recorded.append(pending.entry)
+        return recorded
+
     @property
     def queue_depth(self) -> int:
         """Entries waiting for the writer (not counting the batch being written)."""

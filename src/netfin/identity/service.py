@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -75,6 +75,34 @@ class AuditSink(Protocol):
         reason: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> object: ...
+
+    def record_many(self, entries: Sequence[Mapping[str, Any]]) -> object: ...
+
+
+def audit_changes(
+    audit: AuditSink,
+    actor: Actor,
+    action: str,
+    subject_kind: str,
+    items: Sequence[tuple[str, dict[str, Any]]],
+) -> None:
+    """Audit one change per (subject id, detail), all recorded together with a single wait."""
+    audit.record_many(
+        [
+            {
+                "actor_kind": actor.kind,
+                "actor_id": actor.id,
+                "action": action,
+                "outcome": "succeeded",
+                "subject_kind": subject_kind,
+                "subject_id": subject_id,
+                "consent_id": actor.consent_id,
+                "interaction_id": actor.interaction_id,
+                "detail": detail,
+            }
+            for subject_id, detail in items
+        ]
+    )
 
 
 def audit_change(
@@ -204,9 +232,13 @@ class Identity:
             self._insert_identifiers(connection, party_id, [(scheme, compact)], self.clock.now_ns())
         identifier = Identifier(party_id, scheme, compact)
         audit_change(
-            self.audit, actor, "party.identifier.add", "party", format_id(party_id),
+            self.audit,
+            actor,
+            "party.identifier.add",
+            "party",
+            format_id(party_id),
             {"scheme": scheme, "value": identifier.masked},
-        )  # fmt: skip
+        )
         return identifier
 
     def identifiers(self, party_id: int) -> list[Identifier]:
@@ -252,9 +284,13 @@ class Identity:
                 ],
             )
         audit_change(
-            self.audit, actor, "party.kyc.raise", "party", format_id(party_id),
+            self.audit,
+            actor,
+            "party.kyc.raise",
+            "party",
+            format_id(party_id),
             {"level": int(level), "evidence": evidence},
-        )  # fmt: skip
+        )
         return self.get_party(party_id)
 
     def set_status(self, actor: Actor, party_id: int, status: PartyStatus) -> Party:
@@ -394,15 +430,27 @@ class Identity:
         funding = self.bank_account(account.currency, "funding")
         transfer_id = self.ids.new_id()
         [result] = self.ledger.create_transfers(
-            [Transfer(transfer_id, funding, account.ledger_account_id, amount_minor, account.currency,
-                      CODE_CASH_DEPOSIT)]
-        )  # fmt: skip
+            [
+                Transfer(
+                    transfer_id,
+                    funding,
+                    account.ledger_account_id,
+                    amount_minor,
+                    account.currency,
+                    CODE_CASH_DEPOSIT,
+                )
+            ]
+        )
         if result.value != "ok":
             raise InvalidInput(f"the ledger refused the deposit: {result.value}", code=result.value)
         audit_change(
-            self.audit, actor, "account.deposit", "account", account_id,
+            self.audit,
+            actor,
+            "account.deposit",
+            "account",
+            account_id,
             {"amount_minor": amount_minor, "transfer_id": format_id(transfer_id)},
-        )  # fmt: skip
+        )
         return transfer_id
 
 

@@ -37,7 +37,7 @@ from netfin.core.errors import Conflict, InvalidInput, LimitExceeded, NetfinErro
 from netfin.core.ids import IdSource, format_id
 from netfin.identity.credentials import Credentials
 from netfin.identity.model import AccountStatus, Actor, CustomerAccount, validate_iban
-from netfin.identity.service import AuditSink, Identity, audit_change
+from netfin.identity.service import AuditSink, Identity, audit_change, audit_changes
 from netfin.ledger import CreateTransferResult, Ledger
 from netfin.payments.orders import store
 from netfin.payments.orders.model import (
@@ -72,6 +72,7 @@ BATCH_MAX = 10_000
 RESUME_BATCH_MAX = 500
 BILLERS_MAX = 10_000
 _OK = (CreateTransferResult.OK, CreateTransferResult.EXISTS)
+_EXEMPT_WHEN_PRE_AUTHORISED = frozenset({"amount_above_threshold", "new_payee"})
 _BILLER_CATEGORIES = frozenset({"government", "hospital", "school", "utility", "other"})
 
 # Ledger refusals, by the chain event that failed, as the reason a customer reads.
@@ -126,6 +127,7 @@ class _Resolved:
 class _Pending:
     order: PaymentOrder
     legs: list[Leg]
+    next_seq: int = 0  # the order's next transition number, when known (0: look it up)
 
 
 class PaymentOrders:
@@ -161,16 +163,36 @@ class PaymentOrders:
     # Submitting ------------------------------------------------------------
 
     def submit(
-        self, actor: Actor, party_id: int, request: OrderRequest, *, idempotency_key: str
+        self,
+        actor: Actor,
+        party_id: int,
+        request: OrderRequest,
+        *,
+        idempotency_key: str,
+        pre_authorised_by: str | None = None,
     ) -> PaymentOrder:
-        """Screen, and where nothing more is needed settle, one order; raise on a refusal."""
-        [result] = self.submit_many(actor, party_id, [(request, idempotency_key)])
+        """Screen, and where nothing more is needed settle, one order; raise on a refusal.
+
+        ``pre_authorised_by`` names a standing authorisation (a device
+        mandate, ``"mandate:md-..."``) that stands in for the payer's passkey:
+        the amount and new-payee reasons for SCA are exempt and the exemption
+        is audited; a risk decision asking for step-up then rejects the order
+        (``risk_step_up_unavailable``), since nobody is there to confirm.
+        """
+        [result] = self.submit_many(
+            actor, party_id, [(request, idempotency_key)], pre_authorised_by=pre_authorised_by
+        )
         if isinstance(result, NetfinError):
             raise result
         return result
 
     def submit_many(
-        self, actor: Actor, party_id: int, items: Sequence[tuple[OrderRequest, str]]
+        self,
+        actor: Actor,
+        party_id: int,
+        items: Sequence[tuple[OrderRequest, str]],
+        *,
+        pre_authorised_by: str | None = None,
     ) -> list[PaymentOrder | NetfinError]:
         """Submit up to ``BATCH_MAX`` orders of one payer party; one result per item, in order.
 
@@ -210,7 +232,7 @@ class PaymentOrders:
                 fresh.append((index, order, resolved))
             except NetfinError as error:
                 results[index] = error
-        screened, pending = self._screen_and_record(actor, fresh)
+        screened, pending = self._screen_and_record(actor, fresh, pre_authorised_by)
         for index, order in screened.items():
             results[index] = order
         for index, order in self._settle(pending).items():
@@ -253,7 +275,10 @@ class PaymentOrders:
         )
 
     def _screen_and_record(
-        self, actor: Actor, fresh: list[tuple[int, PaymentOrder, dict[str, _Resolved]]]
+        self,
+        actor: Actor,
+        fresh: list[tuple[int, PaymentOrder, dict[str, _Resolved]]],
+        pre_authorised_by: str | None = None,
     ) -> tuple[dict[int, PaymentOrder], dict[int, _Pending]]:
         """Step 1: screening decides each order's status; all are written in one transaction."""
         if not fresh:
@@ -265,57 +290,82 @@ class PaymentOrders:
         pending: dict[int, _Pending] = {}
         by_index: dict[int, PaymentOrder] = {}
         for index, order, resolved in fresh:
-            decision = self.risk.decide(order)
-            reasons = self.sca.reasons(
-                _as_request(order), payee_known=(order.payer.key, order.payee.key) in known, risk=decision
+            own = resolved["payer"].party_id == resolved["payee"].party_id
+            order = self._decide(
+                order, (order.payer.key, order.payee.key) in known, pre_authorised_by, own=own
             )
-            trail = [OrderStatus.CREATED, OrderStatus.SCREENED]
-            if decision.action is RiskAction.REJECT:
-                status, why = OrderStatus.REJECTED, "risk_rejected"
-            elif reasons:
-                status, why = OrderStatus.STEP_UP, None
-            else:
-                status, why = OrderStatus.AUTHORISED, None
-            trail.append(status)
             legs = self._legs(order, resolved, limits)
-            order = replace(
-                order,
-                status=status,
-                status_reason=why,
-                sca_required=bool(reasons),
-                sca_reasons=reasons,
-                risk_action=decision.action.value,
-                chain_length=len(legs),
-            )
+            order = replace(order, chain_length=len(legs))
+            trail = [OrderStatus.CREATED, OrderStatus.SCREENED, order.status]
+            why = order.status_reason
             rows.append(store.order_values(order))
             events.extend(_trail_rows(order.order_id, trail, actor, why, order.created_ns))
             by_index[index] = order
-            if status is OrderStatus.AUTHORISED:
-                pending[index] = _Pending(order, legs)
+            if order.status is OrderStatus.AUTHORISED:
+                pending[index] = _Pending(order, legs, len(trail) + 1)
         with self.engine.begin() as connection:
             connection.execute(sa.insert(store.payment_orders), rows)
             connection.execute(sa.insert(store.payment_order_events), events)
-            for order in by_index.values():
-                if order.status is OrderStatus.STEP_UP:
-                    self._emit(connection, PAYMENT_STEP_UP, order)
-                elif order.status is OrderStatus.REJECTED:
-                    self._emit(connection, PAYMENT_REJECTED, order)
-        for order in by_index.values():
-            audit_change(
-                self.audit,
-                actor,
-                "payment_order.create",
-                "payment_order",
-                order.order_id,
-                {
-                    "kind": order.kind.value,
-                    "amount_minor": order.amount_minor,
-                    "currency": order.currency,
-                    "status": order.status.value,
-                    "sca": ",".join(order.sca_reasons),
-                },
+            self._emit_many(
+                connection,
+                [
+                    (PAYMENT_STEP_UP if o.status is OrderStatus.STEP_UP else PAYMENT_REJECTED, o)
+                    for o in by_index.values()
+                    if o.status in (OrderStatus.STEP_UP, OrderStatus.REJECTED)
+                ],
             )
+        audit_changes(
+            self.audit,
+            actor,
+            "payment_order.create",
+            "payment_order",
+            [
+                (
+                    o.order_id,
+                    {
+                        "kind": o.kind.value,
+                        "amount_minor": o.amount_minor,
+                        "currency": o.currency,
+                        "status": o.status.value,
+                        "sca": ",".join(o.sca_reasons),
+                        "exemption": pre_authorised_by,
+                    },
+                )
+                for o in by_index.values()
+            ],
+        )
         return by_index, pending
+
+    def _decide(
+        self, order: PaymentOrder, payee_known: bool, pre_authorised_by: str | None, *, own: bool
+    ) -> PaymentOrder:
+        """Screening: the risk decision and the SCA policy give the order's next status.
+
+        A move between two accounts or wallets of the same party needs no
+        SCA (as PSD2 RTS art. 15 exempts it) unless the risk decision asks.
+        """
+        decision = self.risk.decide(order)
+        reasons = self.sca.reasons(_as_request(order), payee_known=payee_known, risk=decision)
+        if own:
+            reasons = tuple(r for r in reasons if r == "risk_step_up")
+        if pre_authorised_by is not None:
+            reasons = tuple(r for r in reasons if r not in _EXEMPT_WHEN_PRE_AUTHORISED)
+        if decision.action is RiskAction.REJECT:
+            status, why = OrderStatus.REJECTED, "risk_rejected"
+        elif reasons and pre_authorised_by is not None:
+            status, why = OrderStatus.REJECTED, "risk_step_up_unavailable"
+        elif reasons:
+            status, why = OrderStatus.STEP_UP, None
+        else:
+            status, why = OrderStatus.AUTHORISED, None
+        return replace(
+            order,
+            status=status,
+            status_reason=why,
+            sca_required=bool(reasons),
+            sca_reasons=reasons,
+            risk_action=decision.action.value,
+        )
 
     # Settling --------------------------------------------------------------
 
@@ -331,39 +381,80 @@ class PaymentOrders:
             outcomes[index] = _outcome(chain)
         return self._record_outcomes(pending, outcomes)
 
+    @staticmethod
+    def _still_authorised(connection: sa.Connection, ids: list[str]) -> set[str]:
+        """Which of these orders are still ``authorised``, locked on PostgreSQL until commit."""
+        t = store.payment_orders
+        owned: set[str] = set()
+        for start in range(0, len(ids), 500):
+            query = sa.select(t.c.order_id).where(
+                t.c.order_id.in_(ids[start : start + 500]), t.c.status == OrderStatus.AUTHORISED.value
+            )
+            if connection.dialect.name == "postgresql":
+                query = query.with_for_update()
+            owned.update(connection.execute(query).scalars())
+        return owned
+
     def _record_outcomes(
         self, pending: dict[int, _Pending], outcomes: dict[int, tuple[OrderStatus, str | None]]
     ) -> dict[int, PaymentOrder]:
+        """Step 3: every outcome, its transition and its event in one transaction.
+
+        Only orders still ``authorised`` are recorded (a concurrent resumer
+        may have finished some); the rows are locked first on PostgreSQL,
+        and SQLite's write transactions are serial already.
+        """
         now = self.clock.now_ns()
         done: dict[int, PaymentOrder] = {}
         t = store.payment_orders
+        ids = [p.order.order_id for p in pending.values()]
         with self.engine.begin() as connection:
+            owned = self._still_authorised(connection, ids)
+            updates, events = [], []
             for index, p in pending.items():
-                status, reason = outcomes[index]
-                changed = connection.execute(
-                    sa.update(t)
-                    .where(t.c.order_id == p.order.order_id, t.c.status == OrderStatus.AUTHORISED.value)
-                    .values(status=status.value, status_reason=reason, updated_ns=now)
-                ).rowcount
-                if changed != 1:
+                if p.order.order_id not in owned:
                     continue  # another resumer recorded it first
-                order = replace(p.order, status=status, status_reason=reason, updated_ns=now)
-                self._append_event(
-                    connection, order.order_id, OrderStatus.AUTHORISED, status, "system", reason, now
+                status, reason = outcomes[index]
+                done[index] = replace(p.order, status=status, status_reason=reason, updated_ns=now)
+                updates.append({"oid": p.order.order_id, "st": status.value, "rs": reason, "at": now})
+                seq = p.next_seq or self._next_seq(connection, p.order.order_id)
+                events.append(
+                    {
+                        "order_id": p.order.order_id,
+                        "seq": seq,
+                        "from_status": OrderStatus.AUTHORISED.value,
+                        "to_status": status.value,
+                        "actor": "system:netfin",
+                        "reason": reason,
+                        "at_ns": now,
+                    }
                 )
-                self._emit(
-                    connection, PAYMENT_SETTLED if status is OrderStatus.SETTLED else PAYMENT_REJECTED, order
+            if updates:
+                connection.execute(
+                    sa.update(t)
+                    .where(t.c.order_id == sa.bindparam("oid"), t.c.status == OrderStatus.AUTHORISED.value)
+                    .values(
+                        status=sa.bindparam("st"),
+                        status_reason=sa.bindparam("rs"),
+                        updated_ns=sa.bindparam("at"),
+                    ),
+                    updates,
                 )
-                done[index] = order
-        for order in done.values():
-            audit_change(
-                self.audit,
-                Actor.system(),
-                "payment_order.status",
-                "payment_order",
-                order.order_id,
-                {"status": order.status.value, "reason": order.status_reason},
-            )
+                connection.execute(sa.insert(store.payment_order_events), events)
+                self._emit_many(
+                    connection,
+                    [
+                        (PAYMENT_SETTLED if o.status is OrderStatus.SETTLED else PAYMENT_REJECTED, o)
+                        for o in done.values()
+                    ],
+                )
+        audit_changes(
+            self.audit,
+            Actor.system(),
+            "payment_order.status",
+            "payment_order",
+            [(o.order_id, {"status": o.status.value, "reason": o.status_reason}) for o in done.values()],
+        )
         for index, p in pending.items():
             if index not in done:
                 done[index] = self.get(p.order.order_id)
@@ -825,9 +916,7 @@ class PaymentOrders:
         now: int,
     ) -> None:
         t = store.payment_order_events
-        seq = connection.execute(
-            sa.select(sa.func.coalesce(sa.func.max(t.c.seq), 0)).where(t.c.order_id == order_id)
-        ).scalar_one()
+        seq = self._next_seq(connection, order_id) - 1
         connection.execute(
             sa.insert(t),
             [
@@ -843,7 +932,18 @@ class PaymentOrders:
             ],
         )
 
-    def _emit(self, connection: sa.Connection, event_type: str, order: PaymentOrder) -> None:
+    @staticmethod
+    def _next_seq(connection: sa.Connection, order_id: str) -> int:
+        t = store.payment_order_events
+        last = connection.execute(
+            sa.select(sa.func.coalesce(sa.func.max(t.c.seq), 0)).where(t.c.order_id == order_id)
+        ).scalar_one()
+        return int(last) + 1
+
+    def _emit_many(self, connection: sa.Connection, events: list[tuple[str, PaymentOrder]]) -> None:
+        if not events:
+            return
+        now = self.clock.now_ns()
         connection.execute(
             sa.insert(store.payment_outbox),
             [
@@ -851,22 +951,31 @@ class PaymentOrders:
                     "event_id": store.b16(self.ids.new_id()),
                     "event_type": event_type,
                     "order_id": order.order_id,
-                    "payload": {
-                        "kind": order.kind.value,
-                        "status": order.status.value,
-                        "amount_minor": order.amount_minor,
-                        "currency": order.currency,
-                        "payer": order.payer.key,
-                        "payee": order.payee.key,
-                        "reason": order.status_reason,
-                        "original_order_id": order.original_order_id,
-                    },
-                    "created_ns": self.clock.now_ns(),
+                    "payload": _event_payload(order),
+                    "created_ns": now,
                 }
+                for event_type, order in events
             ],
         )
         if self.on_event is not None:
-            self.on_event(connection, event_type, order)
+            for event_type, order in events:
+                self.on_event(connection, event_type, order)
+
+    def _emit(self, connection: sa.Connection, event_type: str, order: PaymentOrder) -> None:
+        self._emit_many(connection, [(event_type, order)])
+
+
+def _event_payload(order: PaymentOrder) -> dict[str, Any]:
+    return {
+        "kind": order.kind.value,
+        "status": order.status.value,
+        "amount_minor": order.amount_minor,
+        "currency": order.currency,
+        "payer": order.payer.key,
+        "payee": order.payee.key,
+        "reason": order.status_reason,
+        "original_order_id": order.original_order_id,
+    }
 
 
 def _account(account: CustomerAccount | None, paying: bool) -> _Resolved:

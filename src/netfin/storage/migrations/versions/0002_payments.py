@@ -1,6 +1,7 @@
 """Payments: wallets, payment orders and their transitions, billers, the payments outbox; payment confirmations.
 
-Tables: billers, payment_order_events, payment_orders, payment_outbox, wallets.
+Tables: billers, mandate_holders, mandate_payments, mandate_periodic_limits, mandate_usage, mandates,
+payment_order_events, payment_orders, payment_outbox, wallets.
 Passkey challenges gain the purpose 'confirm' (a payment's dynamic-linking assertion).
 
 Revision ID: 0002
@@ -29,6 +30,82 @@ def upgrade() -> None:
         sa.Column("created_ns", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("biller_id", name=op.f("pk_billers")),
     )
+    op.create_table(
+        "mandate_holders",
+        sa.Column("party_id", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("grants_total", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("party_id", name=op.f("pk_mandate_holders")),
+    )
+    op.create_table(
+        "mandate_payments",
+        sa.Column("mandate_id", sa.String(length=40), nullable=False),
+        sa.Column("counter", sa.BigInteger(), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("reference", sa.String(length=35), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.String(length=64), nullable=True),
+        sa.Column("order_id", sa.String(length=40), nullable=True),
+        sa.Column("requested_ns", sa.BigInteger(), nullable=False),
+        sa.Column("updated_ns", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("mandate_id", "counter", name=op.f("pk_mandate_payments")),
+    )
+    with op.batch_alter_table("mandate_payments", schema=None) as batch_op:
+        batch_op.create_index("ix_mandate_payments_state_updated_ns", ["state", "updated_ns"], unique=False)
+
+    op.create_table(
+        "mandate_periodic_limits",
+        sa.Column("mandate_id", sa.String(length=40), nullable=False),
+        sa.Column("limit_index", sa.SmallInteger(), nullable=False),
+        sa.Column("period_type", sa.String(length=16), nullable=False),
+        sa.Column("period_alignment", sa.String(length=16), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint("amount_minor > 0", name=op.f("ck_mandate_periodic_limits_amount_positive")),
+        sa.PrimaryKeyConstraint("mandate_id", "limit_index", name=op.f("pk_mandate_periodic_limits")),
+    )
+    op.create_table(
+        "mandate_usage",
+        sa.Column("mandate_id", sa.String(length=40), nullable=False),
+        sa.Column("limit_index", sa.SmallInteger(), nullable=False),
+        sa.Column("period_start_ns", sa.BigInteger(), nullable=False),
+        sa.Column("limit_minor", sa.BigInteger(), nullable=False),
+        sa.Column("used_minor", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint(
+            "used_minor >= 0 AND used_minor <= limit_minor", name=op.f("ck_mandate_usage_used_within_limit")
+        ),
+        sa.PrimaryKeyConstraint(
+            "mandate_id", "limit_index", "period_start_ns", name=op.f("pk_mandate_usage")
+        ),
+    )
+    op.create_table(
+        "mandates",
+        sa.Column("mandate_id", sa.String(length=40), nullable=False),
+        sa.Column("party_id", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("payer_kind", sa.String(length=16), nullable=False),
+        sa.Column("payer_id", sa.String(length=64), nullable=False),
+        sa.Column("payee_kind", sa.String(length=16), nullable=False),
+        sa.Column("payee_id", sa.String(length=64), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("max_individual_minor", sa.BigInteger(), nullable=False),
+        sa.Column("valid_from_ns", sa.BigInteger(), nullable=False),
+        sa.Column("valid_to_ns", sa.BigInteger(), nullable=False),
+        sa.Column("device_id", sa.String(length=64), nullable=False),
+        sa.Column("device_public_key", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("last_counter", sa.BigInteger(), nullable=False),
+        sa.Column("status", sa.String(length=4), nullable=False),
+        sa.Column("client_id", sa.String(length=128), nullable=True),
+        sa.Column("created_ns", sa.BigInteger(), nullable=False),
+        sa.Column("updated_ns", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint("status IN ('AUTH', 'CANC', 'EXPD')", name=op.f("ck_mandates_status_known")),
+        sa.CheckConstraint("last_counter >= 0", name=op.f("ck_mandates_counter_not_negative")),
+        sa.CheckConstraint("max_individual_minor > 0", name=op.f("ck_mandates_max_individual_positive")),
+        sa.CheckConstraint("valid_to_ns > valid_from_ns", name=op.f("ck_mandates_validity_ordered")),
+        sa.PrimaryKeyConstraint("mandate_id", name=op.f("pk_mandates")),
+    )
+    with op.batch_alter_table("mandates", schema=None) as batch_op:
+        batch_op.create_index("ix_mandates_party_id_status", ["party_id", "status"], unique=False)
+        batch_op.create_index("ix_mandates_status_valid_to_ns", ["status", "valid_to_ns"], unique=False)
+
     op.create_table(
         "payment_order_events",
         sa.Column("order_id", sa.String(length=40), nullable=False),
@@ -132,6 +209,7 @@ def upgrade() -> None:
     with op.batch_alter_table("wallets", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_wallets_parent_wallet_id"), ["parent_wallet_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_wallets_party_id"), ["party_id"], unique=False)
+
     with op.batch_alter_table("webauthn_challenges", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_webauthn_challenges_purpose_known"), type_="check")
         batch_op.create_check_constraint(
@@ -145,5 +223,16 @@ def downgrade() -> None:
         batch_op.create_check_constraint(
             op.f("ck_webauthn_challenges_purpose_known"), "purpose IN ('register', 'authenticate')"
         )
-    for table in ("wallets", "payment_outbox", "payment_orders", "payment_order_events", "billers"):
+    for table in (
+        "wallets",
+        "payment_outbox",
+        "payment_orders",
+        "payment_order_events",
+        "billers",
+        "mandate_holders",
+        "mandate_payments",
+        "mandate_usage",
+        "mandate_periodic_limits",
+        "mandates",
+    ):
         op.drop_table(table)
