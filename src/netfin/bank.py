@@ -29,6 +29,8 @@ from netfin.notifications import Notifications, append_event
 from netfin.notifications.model import CONSENT_AUTHORIZATION_REVOKED, RESOURCE_UPDATE
 from netfin.openbanking.service import OpenBanking
 from netfin.payments import DomesticPayment, Payments
+from netfin.payments.fx.execute import FxExecution
+from netfin.payments.fx.pvp import PvpSettlements
 from netfin.payments.mandates import DeviceMandates
 from netfin.payments.orders import PaymentOrders
 from netfin.payments.wallets import Wallets
@@ -143,6 +145,8 @@ class Bank:
         self.mandates = DeviceMandates(
             engine, self.orders, self.identity, self.wallets, self.audit, clock=clock, ids=ids
         )
+        self.fx_execution = FxExecution(engine, self.ledger, self.identity, self.audit, clock=clock, ids=ids)
+        self.pvp = PvpSettlements(engine, self.ledger, self.identity, self.audit, clock=clock, ids=ids)
         self.openbanking = OpenBanking(
             identity=self.identity, consents=self.consents, payments=self.payments, ledger=self.ledger,
             audit=self.audit, clock=clock,
@@ -176,6 +180,22 @@ class Bank:
             payload={"status": "CANC"},
             created_ns=self.clock.now_ns(),
         )
+
+    def housekeeping(self) -> dict[str, int]:
+        """The periodic work a running bank owes: finish what a crash left, expire what waited too long.
+
+        Safe to run from several processes at once (every step is a
+        compare-and-set or idempotent in the ledger). Returns a count per step.
+        """
+        return {
+            "ledger_pending_expired": self.ledger.expire_pending(),
+            "domestic_payments_resumed": self.payments.resume_pending(),
+            "orders_resumed": self.orders.resume(),
+            "orders_expired": self.orders.expire_due(),
+            "mandates_expired": self.mandates.expire_due(),
+            "mandate_payments_reconciled": self.mandates.reconcile(),
+            "fx_executions_recovered": len(self.fx_execution.recover()),
+        }
 
     def close(self) -> None:
         self.notifications.close()

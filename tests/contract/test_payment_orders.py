@@ -342,7 +342,7 @@ def test_step_up_orders_expire(bank: Bank, clock: ManualClock) -> None:
     )
     assert order.status is OrderStatus.STEP_UP
     clock.advance(seconds=16 * 60)
-    assert bank.orders.expire_due() == 1
+    assert bank.housekeeping()["orders_expired"] == 1
     assert bank.orders.get(order.order_id).status is OrderStatus.EXPIRED
     types = [e["type"] for e in bank.orders.outbox()]
     assert types == ["payment.step_up", "payment.expired"]
@@ -433,3 +433,20 @@ def test_resume_finishes_an_order_left_authorised(bank: Bank, clock: ManualClock
     assert bank.orders.resume() == 0
     assert bank.orders.get(order.order_id).status is OrderStatus.SETTLED
     assert bank.ledger.verify().ok
+
+
+def test_a_batch_larger_than_one_ledger_call_settles_whole_chains(bank: Bank, no_sca: None) -> None:
+    """1,700 wallet payments are 8,500 ledger events: more than one call takes, split between chains."""
+    payer = _person(bank, "Bai Lu", "+8613800000002", kyc=4, funds=100_000 * YUAN)
+    payee = _person(bank, "Chen Yu", "+8613800000003", kyc=4)
+    _top_up(bank, payer, 50_000 * YUAN, "t")
+    items = [
+        (
+            OrderRequest(OrderKind.WALLET_TO_WALLET, _w(payer.wallet), _w(payee.wallet), 1 * YUAN, "CNY"),
+            f"b{n}",
+        )
+        for n in range(1_700)
+    ]
+    results = bank.orders.submit_many(OPERATOR, payer.party_id, items)
+    assert {getattr(r, "status", r) for r in results} == {OrderStatus.SETTLED}
+    assert _balance(bank, payee.wallet) == 1_700 * YUAN

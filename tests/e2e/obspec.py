@@ -116,10 +116,12 @@ SPEC_NAMES: Final = (
     "confirmation-funds",
     "events",
     "event-notifications",
+    "vrp",
 )
 # Longest prefix first, so ``/open-banking/v4.0/aisp`` wins over ``/open-banking/v4.0``.
 _PATH_PREFIXES: Final = (
     ("/open-banking/v4.0/aisp/", "account-info"),
+    ("/open-banking/v4.0/pisp/domestic-vrp", "vrp"),
     ("/open-banking/v4.0/pisp/", "payment-initiation"),
     ("/open-banking/v4.0/cbpii/", "confirmation-funds"),
     ("/open-banking/v4.0/event-subscriptions", "events"),

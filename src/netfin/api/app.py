@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from netfin.api import errors, oauth
 from netfin.api.middleware import Guards
-from netfin.api.v1 import customers, operators
+from netfin.api.v1 import customers, operators, payments
 
 if TYPE_CHECKING:
     from netfin.bank import Bank
@@ -59,9 +59,16 @@ def create_app(
     app.include_router(oauth.router)
     app.include_router(customers.router)
     app.include_router(operators.router)
+    app.include_router(payments.router)
+    app.include_router(payments.device_router)
+    app.include_router(payments.staff_router)
     from netfin.api.openbanking import routes as ob_routes
 
     for router in ob_routes.routers():
+        app.include_router(router)
+    from netfin.api.openbanking import vrp as ob_vrp
+
+    for router in ob_vrp.routers():
         app.include_router(router)
     _publish_problems(app)
     return app

@@ -2,9 +2,11 @@
 
 Each worker opens its own ``Bank`` from the environment (``BankSettings.from_env``)
 and runs two background loops while it serves: the event-notification
-dispatcher (outbox -> deliveries -> signed POSTs) and the resumer of payments
-left pending by a crash. Both are safe with several workers: deliveries are
-claimed with leases, and a pending payment is finished by compare-and-set.
+dispatcher (outbox -> deliveries -> signed POSTs) and the bank's housekeeping
+(``Bank.housekeeping``: payments and orders left pending by a crash are
+finished, expired holds, orders and mandates are closed). Both are safe with
+several workers: deliveries are claimed with leases, and every housekeeping
+step is a compare-and-set or idempotent in the ledger.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def application() -> FastAPI:
 def _resume_loop(bank: Bank, stop: threading.Event) -> None:
     while not stop.wait(RESUME_INTERVAL_S):
         try:
-            bank.payments.resume_pending()
-        except NetfinError as error:  # an expected refusal: keep the loop, the order stays pending
-            logger.warning("resuming pending payments failed: %s", error)
+            done = bank.housekeeping()
+            if any(done.values()):
+                logger.info("housekeeping: %s", done)
+        except NetfinError as error:  # an expected refusal: keep the loop, the work stays pending
+            logger.warning("housekeeping failed: %s", error)

@@ -49,6 +49,10 @@ def open_engine(url: str, *, run_migrations: bool = True) -> sa.Engine:
             pool_pre_ping=True,
             connect_args={"connect_timeout": 10, "options": f"-c search_path={schema}"},
         )
+        # executemany() of an INSERT becomes multi-row INSERT statements (SQLAlchemy's
+        # "insertmanyvalues") instead of one pipelined statement per row: a batch of
+        # payment orders writes thousands of rows, 3-4x faster this way.
+        engine.dialect.use_insertmanyvalues_wo_returning = True
         _create_schema(engine, schema)
     if run_migrations:
         migrate(engine)

@@ -112,6 +112,12 @@ IMPLEMENTED: frozenset[tuple[str, str]] = frozenset(
         ("GET", f"{OB}/event-subscriptions"),
         ("PUT", f"{OB}/event-subscriptions/{{EventSubscriptionId}}"),
         ("DELETE", f"{OB}/event-subscriptions/{{EventSubscriptionId}}"),
+        # Device mandates as domestic VRP consents (tests/e2e/api/test_vrp.py drives them).
+        ("POST", f"{PIS}/domestic-vrp-consents"),
+        ("GET", f"{PIS}/domestic-vrp-consents/{{ConsentId}}"),
+        ("DELETE", f"{PIS}/domestic-vrp-consents/{{ConsentId}}"),
+        ("POST", f"{PIS}/domestic-vrps"),
+        ("GET", f"{PIS}/domestic-vrps/{{DomesticVRPId}}"),
     }
 )
 

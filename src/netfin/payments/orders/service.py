@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from netfin.core.clock import NS_PER_SECOND, Clock
 from netfin.core.errors import Conflict, InvalidInput, LimitExceeded, NetfinError, NotFound, invariant
 from netfin.core.ids import IdSource, format_id
+from netfin.core.limits import BATCH_EVENTS_MAX
 from netfin.identity.credentials import Credentials
 from netfin.identity.model import AccountStatus, Actor, CustomerAccount, validate_iban
 from netfin.identity.service import AuditSink, Identity, audit_change, audit_changes
@@ -373,12 +374,13 @@ class PaymentOrders:
         """Steps 2 and 3 for authorised orders: one ledger call, then one transaction of outcomes."""
         if not pending:
             return {}
-        transfers = [leg.transfer for p in pending.values() for leg in p.legs]
-        results = iter(self.ledger.create_transfers(transfers))
         outcomes: dict[int, tuple[OrderStatus, str | None]] = {}
-        for index, p in pending.items():
-            chain = [(leg.role, next(results)) for leg in p.legs]
-            outcomes[index] = _outcome(chain)
+        for part in _ledger_batches(pending):
+            results = iter(
+                self.ledger.create_transfers([leg.transfer for p in part.values() for leg in p.legs])
+            )
+            for index, p in part.items():
+                outcomes[index] = _outcome([(leg.role, next(results)) for leg in p.legs])
         return self._record_outcomes(pending, outcomes)
 
     @staticmethod
@@ -976,6 +978,19 @@ def _event_payload(order: PaymentOrder) -> dict[str, Any]:
         "reason": order.status_reason,
         "original_order_id": order.original_order_id,
     }
+
+
+def _ledger_batches(pending: dict[int, _Pending]) -> list[dict[int, _Pending]]:
+    """Split whole chains into ledger calls of at most ``BATCH_EVENTS_MAX`` events."""
+    parts: list[dict[int, _Pending]] = [{}]
+    events = 0
+    for index, p in pending.items():
+        if events + len(p.legs) > BATCH_EVENTS_MAX:
+            parts.append({})
+            events = 0
+        parts[-1][index] = p
+        events += len(p.legs)
+    return parts
 
 
 def _account(account: CustomerAccount | None, paying: bool) -> _Resolved:
