@@ -9,11 +9,14 @@ a failure.
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from pgtools import PG_DSN, PG_ERROR, drop_pg_schema, pg_schema_url
+from pgtools import PG_DSN, PG_ERROR, drop_pg_schema, pg_schema_url, prepare_pg_schema
 
 from netfin.core.clock import ManualClock
 from netfin.ledger import Ledger
@@ -41,14 +44,44 @@ def pg_url() -> Iterator[str]:
     if PG_ERROR:
         pytest.skip(f"PostgreSQL unreachable at {PG_DSN}: {PG_ERROR}")
     schema = f"t_{uuid.uuid4().hex[:16]}"
+    prepare_pg_schema(schema)  # migrated from a dumped template: ~20x quicker than migrating
     yield pg_schema_url(schema)
     drop_pg_schema(schema)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file with both schemas migrated and nothing else, copied for each test.
+
+    Migrating a fresh file costs about half a second; a copy of this one is
+    the same empty, migrated database (both schemas at head, no rows but the
+    version rows and the ledger's zero head) in a millisecond.
+    """
+    from netfin.storage import open_engine
+
+    home = tmp_path_factory.mktemp("template-home")
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    saved = os.environ.get("NETFIN_HOME")
+    os.environ["NETFIN_HOME"] = str(home)
+    try:
+        with Ledger.open(f"sqlite:///{path}"):
+            pass
+        open_engine(f"sqlite:///{path}").dispose()
+    finally:
+        if saved is None:
+            os.environ.pop("NETFIN_HOME", None)
+        else:
+            os.environ["NETFIN_HOME"] = saved
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """A fresh, empty ledger database URL on each store."""
+    """A fresh, empty (migrated) database URL on each store."""
     if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "ledger.db")
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
         return
     yield request.getfixturevalue("pg_url")

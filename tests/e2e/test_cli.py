@@ -82,8 +82,10 @@ def test_accounts_listing_and_bad_database_url(tmp_path: Path) -> None:
     day = [a for a in accounts if a["currency"] == "CNY"]
     story = [a for a in accounts if a["currency"] == "GBP"]
     # The simulated day: settlement, 5 customers, 20 merchants, 5 billers; the open-banking
-    # story: two customer accounts and the bank's GBP funding account.
-    assert code == 0 and len(day) == 1 + 5 + 20 + 5 and len(story) == 3
+    # story: two customer accounts and the bank's GBP funding account; the payments story
+    # (CNY): a customer account, the bank's funding and limits accounts, and two wallets
+    # of four ledger accounts each (balance, headroom, daily, annual).
+    assert code == 0 and len(day) == 1 + 5 + 20 + 5 + (1 + 2 + 2 * 4) and len(story) == 3
     code, out = _run("ledger", "verify", "--db", "mysql://nowhere/x")
     assert code == 2 and "database_url_invalid" in out
 
@@ -116,6 +118,10 @@ def test_demo_tells_the_open_banking_story(tmp_path: Path) -> None:
     story = json.loads(out)["open_banking"]
     results = [step["result"] for step in story["steps"]]
     assert code == 0 and story["audit"]["ok"] and story["ledger_ok"]
-    assert "ACSC" in results and "GBP 42.50" in results and results[-1] == "403 consent_revoked"
+    assert "ACSC" in results and "GBP 42.50" in results and "403 consent_revoked" in results
+    # The payments act: a QR payment confirmed with a passkey, then the daily limit refuses.
+    assert "step_up (amount_above_threshold, new_payee)" in results
+    assert "settled, settled, settled, wallet_daily_limit_exceeded" in results
+    assert results[-1] == "Li Hua 李华"  # the regulator's lookup of the pseudonym
     code, out = _run("audit", "verify", "--db", db, "--json")
     assert code == 0 and json.loads(out)["entries"] == story["audit"]["entries"]

@@ -391,7 +391,7 @@ def _print_demo(summary: Any, accounts: list[Account], tree_size: int, report: A
 
 
 def _print_story(story: Story) -> None:
-    console.rule("open banking over the HTTP API / 开放银行")
+    console.rule("open banking and payments over the HTTP API / 开放银行与支付")
     steps = Table("who", "did what", "result")
     for step in story.steps:
         steps.add_row(step.actor, step.action, step.result)

@@ -159,7 +159,9 @@ class Notifications:
         self._key = signing_key
         self._kid = key_id(signing_key.public_key())
         self._owns_http = http is None
-        self._http = http or httpx.Client(timeout=REQUEST_TIMEOUT_S, follow_redirects=False)
+        # Made on the first delivery: building the client's TLS context is the
+        # slowest part of opening a bank, and most processes never push an event.
+        self._client = http
         self._attempts_max = attempts_max
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
@@ -175,9 +177,15 @@ class Notifications:
         """The ``kid`` in every signature header: the RFC 7638 thumbprint of the public key."""
         return self._kid
 
+    @property
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(timeout=REQUEST_TIMEOUT_S, follow_redirects=False)
+        return self._client
+
     def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
+        if self._owns_http and self._client is not None:
+            self._client.close()
 
     def __enter__(self) -> Notifications:
         return self

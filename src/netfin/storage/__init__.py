@@ -11,7 +11,8 @@ The schema is versioned by Alembic in ``storage/migrations`` with its own
 version table (``platform_version``), so it evolves independently of the
 ledger's. ``migrate(engine)`` brings it to head; ``open_engine`` does it.
 
-Public names: ``metadata``, ``open_engine``, ``migrate``, ``SCHEMA_HEAD``.
+Public names: ``metadata``, ``open_engine``, ``migrate``, ``SCHEMA_HEAD``; ``storage.bulk.insert_rows``
+writes many rows at once (COPY on PostgreSQL).
 """
 
 from netfin.storage.engine import SCHEMA_HEAD, metadata, migrate, open_engine

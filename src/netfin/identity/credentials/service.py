@@ -156,9 +156,16 @@ class Credentials:
         self._rp_id_hash = hashlib.sha256(rp_id.encode("utf-8")).digest()
         self._challenge_ttl_ns = challenge_ttl_s * NS_PER_SECOND
         self._hasher = password_hasher if password_hasher is not None else PasswordHasher()
-        # Parties without a password are checked against this hash, so that an
-        # unknown party costs as much time as a wrong password.
-        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(24))
+        # Parties without a password are checked against a dummy hash, so that an
+        # unknown party costs as much time as a wrong password. Made on first use:
+        # an argon2id hash costs a fifth of a second, and most processes never need it.
+        self._dummy: str | None = None
+
+    @property
+    def _dummy_hash(self) -> str:
+        if self._dummy is None:
+            self._dummy = self._hasher.hash(secrets.token_urlsafe(24))
+        return self._dummy
 
     @property
     def store(self) -> CredentialStore:

@@ -68,6 +68,7 @@ from netfin.payments.wallets.model import (
     reserve_ids,
 )
 from netfin.payments.wallets.service import Wallets
+from netfin.storage.bulk import insert_rows
 
 BATCH_MAX = 10_000
 RESUME_BATCH_MAX = 500
@@ -305,8 +306,8 @@ class PaymentOrders:
             if order.status is OrderStatus.AUTHORISED:
                 pending[index] = _Pending(order, legs, len(trail) + 1)
         with self.engine.begin() as connection:
-            connection.execute(sa.insert(store.payment_orders), rows)
-            connection.execute(sa.insert(store.payment_order_events), events)
+            insert_rows(connection, store.payment_orders, rows)
+            insert_rows(connection, store.payment_order_events, events)
             self._emit_many(
                 connection,
                 [
@@ -442,7 +443,7 @@ class PaymentOrders:
                     ),
                     updates,
                 )
-                connection.execute(sa.insert(store.payment_order_events), events)
+                insert_rows(connection, store.payment_order_events, events)
                 self._emit_many(
                     connection,
                     [
@@ -946,8 +947,9 @@ class PaymentOrders:
         if not events:
             return
         now = self.clock.now_ns()
-        connection.execute(
-            sa.insert(store.payment_outbox),
+        insert_rows(
+            connection,
+            store.payment_outbox,
             [
                 {
                     "event_id": store.b16(self.ids.new_id()),
