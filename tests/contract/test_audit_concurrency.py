@@ -31,8 +31,8 @@ def _open(url: str) -> sa.Engine:
 
 
 @pytest.fixture
-def engine(store_url: str) -> Iterator[sa.Engine]:
-    opened = _open(store_url)
+def engine(empty_store_url: str) -> Iterator[sa.Engine]:
+    opened = _open(empty_store_url)
     metadata.create_all(opened, tables=list(AUDIT_TABLES))
     with opened.begin() as connection:
         for ddl in append_only_guards(opened.dialect.name):
@@ -96,10 +96,10 @@ def test_small_batches_keep_the_chain_linear(batch_max: int, engine: sa.Engine) 
     check_linear(stored(engine), [e for result in results for e in result], 100)
 
 
-def test_two_logs_on_one_database_stay_linear(store_url: str, engine: sa.Engine) -> None:
+def test_two_logs_on_one_database_stay_linear(empty_store_url: str, engine: sa.Engine) -> None:
     """Two instances with engines of their own interleave as two processes would:
     first strictly in turn, then at once from several threads each."""
-    second_engine = _open(store_url)
+    second_engine = _open(empty_store_url)
     try:
         logs = [
             AuditLog(engine, clock=SystemClock(), ids=Uuid7Ids()),

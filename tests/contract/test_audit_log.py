@@ -45,8 +45,8 @@ WAIT_SECONDS = 20
 
 
 @pytest.fixture
-def engine(store_url: str) -> Iterator[sa.Engine]:
-    opened = open_engine(store_url, run_migrations=False)
+def engine(empty_store_url: str) -> Iterator[sa.Engine]:
+    opened = open_engine(empty_store_url, run_migrations=False)
     metadata.create_all(opened, tables=list(AUDIT_TABLES))
     with opened.begin() as connection:
         for ddl in append_only_guards(opened.dialect.name):
@@ -479,8 +479,8 @@ def test_settings_out_of_range(
     assert _code(caught) == code
 
 
-def test_missing_tables_are_a_configuration_error(store_url: str, clock: ManualClock) -> None:
-    bare = open_engine(store_url, run_migrations=False)
+def test_missing_tables_are_a_configuration_error(empty_store_url: str, clock: ManualClock) -> None:
+    bare = open_engine(empty_store_url, run_migrations=False)
     try:
         with pytest.raises(ConfigurationError) as caught:
             AuditLog(bare, clock=clock, ids=SeededIds(clock))

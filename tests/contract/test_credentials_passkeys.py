@@ -50,8 +50,8 @@ FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 @pytest.fixture
-def engine(store_url: str) -> Iterator[sa.Engine]:
-    opened = open_engine(store_url, run_migrations=False)
+def engine(empty_store_url: str) -> Iterator[sa.Engine]:
+    opened = open_engine(empty_store_url, run_migrations=False)
     metadata.create_all(opened, tables=list(TABLES))
     yield opened
     opened.dispose()

@@ -45,8 +45,8 @@ class CountingHasher(PasswordHasher):
 
 
 @pytest.fixture
-def engine(store_url: str) -> Iterator[sa.Engine]:
-    opened = open_engine(store_url, run_migrations=False)
+def engine(empty_store_url: str) -> Iterator[sa.Engine]:
+    opened = open_engine(empty_store_url, run_migrations=False)
     metadata.create_all(opened, tables=list(TABLES))
     yield opened
     opened.dispose()

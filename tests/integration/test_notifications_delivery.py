@@ -122,8 +122,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def engine(store_url: str) -> Iterator[sa.Engine]:
-    opened = open_engine(store_url, run_migrations=False)
+def engine(empty_store_url: str) -> Iterator[sa.Engine]:
+    opened = open_engine(empty_store_url, run_migrations=False)
     metadata.create_all(opened, tables=list(TABLES))
     yield opened
     opened.dispose()
@@ -276,7 +276,7 @@ def test_redirects_are_not_followed_and_refused_connections_are_retried(
 
 
 def test_two_dispatchers_never_deliver_the_same_notification_twice(
-    store_url: str, engine: sa.Engine, clock: ManualClock, key: Ed25519PrivateKey, receiver: Receiver
+    empty_store_url: str, engine: sa.Engine, clock: ManualClock, key: Ed25519PrivateKey, receiver: Receiver
 ) -> None:
     events = 30
     with _service(engine, clock, key) as service:
@@ -284,7 +284,7 @@ def test_two_dispatchers_never_deliver_the_same_notification_twice(
         for event_id in range(1, events + 1):
             _append(engine, clock, event_id)
         service.fan_out()
-    second_engine = open_engine(store_url, run_migrations=False)
+    second_engine = open_engine(empty_store_url, run_migrations=False)
     totals: list[int] = []
     failures: list[BaseException] = []
 

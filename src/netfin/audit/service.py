@@ -88,7 +88,7 @@ class AuditLog:
         *,
         clock: Clock,
         ids: IdSource,
-        batch_max: int = 512,
+        batch_max: int = 2048,
         queue_max: int = 10_000,
     ) -> None:
         _check_setting("batch_max", batch_max, BATCH_ENTRIES_MAX)

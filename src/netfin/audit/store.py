@@ -39,6 +39,7 @@ from netfin.audit.model import (
 )
 from netfin.core.errors import ConfigurationError
 from netfin.storage import metadata
+from netfin.storage.bulk import insert_rows
 
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 # How long an append waits for another writer's head lock before it fails
@@ -184,7 +185,6 @@ _MOVE_HEAD = (
         at_ns=sa.bindparam("new_at_ns"),
     )
 )
-_INSERT = audit_log.insert()
 # The lowest seq above the head, in one statement and therefore one snapshot.
 _BEYOND_HEAD = sa.select(sa.func.min(audit_log.c.seq)).where(
     audit_log.c.seq > sa.select(audit_head.c.seq).where(audit_head.c.id == _HEAD_ID).scalar_subquery()
@@ -202,9 +202,9 @@ class AuditAppend:
         return None if row is None else Head(int(row[0]), bytes(row[1]), int(row[2]))
 
     def append(self, entries: Sequence[AuditEntry], details_json: Sequence[str]) -> None:
-        """Insert the entries with one executemany and move the head to the last of them."""
+        """Insert the entries (COPY on PostgreSQL) and move the head to the last of them."""
         rows = [_entry_row(entry, detail) for entry, detail in zip(entries, details_json, strict=True)]
-        self._connection.execute(_INSERT, rows)
+        insert_rows(self._connection, audit_log, rows)
         last = entries[-1]
         self._connection.execute(
             _MOVE_HEAD, {"new_seq": last.seq, "new_chain_hash": last.entry_hash, "new_at_ns": last.at_ns}
