@@ -10,7 +10,10 @@ Modes:
 
 * ``single``: ``PaymentOrders.submit`` one order at a time (what an app does);
 * ``batch``: ``PaymentOrders.submit_many`` with ``--batch`` orders per call
-  (what a file import or a payment gateway's micro-batching does).
+  (what a file import does);
+* ``gateway``: ``--callers`` threads each submitting one order at a time
+  through ``OrderGateway`` (what the API does: concurrent requests' orders
+  are booked together).
 
 Run from the repository root::
 
@@ -146,6 +149,39 @@ def run_batch(bank: Bank, holders: list[tuple[int, str]], count: int, batch: int
     }
 
 
+def run_gateway(bank: Bank, holders: list[tuple[int, str]], count: int, callers: int) -> dict[str, Any]:
+    """``callers`` threads, each submitting one order at a time through ``OrderGateway``."""
+    import threading
+
+    work = _requests(holders, count, 3)
+    latencies: list[float] = []
+    settled = [0]
+    lock = threading.Lock()
+
+    def caller(c: int) -> None:
+        for n in range(c, count, callers):
+            party, request = work[n]
+            t0 = time.perf_counter()
+            order = bank.order_gateway.submit(OPERATOR, party, request, idempotency_key=f"g-{n}")
+            elapsed = time.perf_counter() - t0
+            with lock:
+                latencies.append(elapsed)
+                settled[0] += order.status is OrderStatus.SETTLED
+
+    threads = [threading.Thread(target=caller, args=(c,)) for c in range(callers)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {"mode": f"gateway ({callers} concurrent callers, one order each per call)", "payments": count,
+            "settled": settled[0], "seconds": round(elapsed, 3), "per_s": round(count / elapsed, 1),
+            "p50_ms": round(latencies[len(latencies) // 2] * 1e3, 2),
+            "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1e3, 2)}  # fmt: skip
+
+
 def _store(name: str, tmp: Path) -> tuple[str, Any]:
     if name == "sqlite":
         return f"sqlite:///{tmp / 'payments.db'}", None
@@ -167,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--payments", type=int, default=3000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--wallets", type=int, default=WALLETS)
+    parser.add_argument("--callers", type=int, default=64, help="concurrent callers of the gateway mode")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--profile", choices=["sqlite", "postgresql"])
     args = parser.parse_args(argv)
@@ -194,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                     for result in (
                         run_single(bank, holders, args.payments // 3),
                         run_batch(bank, holders, args.payments, args.batch),
+                        run_gateway(bank, holders, args.payments, args.callers),
                     ):
                         result["store"] = store
                         results.append(result)

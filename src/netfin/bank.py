@@ -33,6 +33,7 @@ from netfin.payments.fx.execute import FxExecution
 from netfin.payments.fx.pvp import PvpSettlements
 from netfin.payments.mandates import DeviceMandates
 from netfin.payments.orders import PaymentOrders
+from netfin.payments.orders.gateway import OrderGateway
 from netfin.payments.wallets import Wallets
 from netfin.payments.wallets.tiers import load_profile
 from netfin.ratelimit import RateLimiter
@@ -142,6 +143,8 @@ class Bank:
             clock=clock,
             ids=ids,
         )
+        # Orders from concurrent API requests are booked together (group commit).
+        self.order_gateway = OrderGateway(self.orders)
         self.mandates = DeviceMandates(
             engine, self.orders, self.identity, self.wallets, self.audit, clock=clock, ids=ids
         )
@@ -198,6 +201,7 @@ class Bank:
         }
 
     def close(self) -> None:
+        self.order_gateway.close()
         self.notifications.close()
         self.rate_limiter.close()
         self.audit.close()

@@ -450,3 +450,53 @@ def test_a_batch_larger_than_one_ledger_call_settles_whole_chains(bank: Bank, no
     results = bank.orders.submit_many(OPERATOR, payer.party_id, items)
     assert {getattr(r, "status", r) for r in results} == {OrderStatus.SETTLED}
     assert _balance(bank, payee.wallet) == 1_700 * YUAN
+
+
+def test_the_gateway_books_concurrent_callers_together_each_gets_its_own_result(
+    bank: Bank, no_sca: None
+) -> None:
+    import threading
+
+    payers = [
+        _person(bank, f"Payer {n}", f"+86138000001{n:02d}", kyc=4, funds=1_000 * YUAN) for n in range(8)
+    ]
+    shop = _person(bank, "Dong Shop", "+8613800000099", kyc=4)
+    for n, payer in enumerate(payers):
+        _top_up(bank, payer, 500 * YUAN, f"t{n}")
+    calls: list[int] = []
+    original = bank.orders.submit_mixed
+
+    def counting(submissions):  # type: ignore[no-untyped-def]
+        calls.append(len(submissions))
+        return original(submissions)
+
+    bank.orders.submit_mixed = counting  # type: ignore[method-assign]
+    results: dict[tuple[int, int], object] = {}
+    start = threading.Barrier(8 * 5)
+
+    def pay(n: int, k: int) -> None:
+        payer = payers[n]
+        amount = (k + 1) * YUAN if k < 4 else 10_000 * YUAN  # the fifth is over the wallet's balance
+        request = OrderRequest(OrderKind.WALLET_TO_WALLET, _w(payer.wallet), _w(shop.wallet), amount, "CNY")
+        start.wait()
+        results[(n, k)] = bank.order_gateway.submit(
+            OPERATOR, payer.party_id, request, idempotency_key=f"g{k}"
+        )
+
+    threads = [threading.Thread(target=pay, args=(n, k)) for n in range(8) for k in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(calls) == 40 and len(calls) < 40  # booked in fewer batches than callers
+    for (n, k), order in results.items():
+        assert isinstance(order, PaymentOrder) and order.payer_party_id == payers[n].party_id
+        assert order.idempotency_key == f"g{k}"
+        expected = (OrderStatus.SETTLED, None) if k < 4 else (OrderStatus.REJECTED, "insufficient_funds")
+        assert (order.status, order.status_reason) == expected
+    assert _balance(bank, shop.wallet) == 8 * (1 + 2 + 3 + 4) * YUAN
+    with pytest.raises(Conflict) as reused:  # the same key with another request, through the gateway
+        bank.order_gateway.submit(OPERATOR, payers[0].party_id, OrderRequest(
+            OrderKind.WALLET_TO_WALLET, _w(payers[0].wallet), _w(shop.wallet), 7 * YUAN, "CNY"),
+            idempotency_key="g0")  # fmt: skip
+    assert reused.value.code == "idempotency_key_reused"

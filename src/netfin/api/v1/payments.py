@@ -422,7 +422,7 @@ def submit_order(
     """
 
     def submit() -> PaymentOrder:
-        return bank.orders.submit(  # type: ignore[no-any-return]
+        return bank.order_gateway.submit(  # type: ignore[no-any-return]
             _actor(principal), principal.party_id, order_request(body), idempotency_key=_order_key(key)
         )
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -125,6 +125,28 @@ class _Resolved:
     wallet: Wallet | None
 
 
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One order as a caller submits it: who acts, for which payer party, under which key."""
+
+    actor: Actor
+    party_id: int
+    request: OrderRequest
+    idempotency_key: str
+    pre_authorised_by: str | None = None
+
+
+@dataclass(slots=True)
+class _Fresh:
+    index: int
+    order: PaymentOrder
+    resolved: dict[str, _Resolved]
+    submission: Submission
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.index, self.order, self.resolved, self.submission))
+
+
 @dataclass(slots=True)
 class _Pending:
     order: PaymentOrder
@@ -203,38 +225,50 @@ class PaymentOrders:
         key) is returned as the error; the others are orders in their
         resulting status.
         """
-        if len(items) > BATCH_MAX:
+        return self.submit_mixed(
+            [Submission(actor, party_id, request, key, pre_authorised_by) for request, key in items]
+        )
+
+    def submit_mixed(self, submissions: Sequence[Submission]) -> list[PaymentOrder | NetfinError]:
+        """Submit up to ``BATCH_MAX`` orders of any payers and actors in one batch (see ``submit_many``).
+
+        ``OrderGateway`` uses it to book the orders of concurrent callers
+        together: one transaction per step and one ledger call for all.
+        """
+        if len(submissions) > BATCH_MAX:
             raise LimitExceeded(f"at most {BATCH_MAX} orders per batch", code="batch_too_large")
-        results: list[PaymentOrder | NetfinError | None] = [None] * len(items)
-        existing = self._existing(party_id, [key for _, key in items if isinstance(key, str)])
-        fresh: list[tuple[int, PaymentOrder, dict[str, _Resolved]]] = []
-        seen_keys: set[str] = set()
-        endpoints = self._resolver([request for request, _ in items])
+        results: list[PaymentOrder | NetfinError | None] = [None] * len(submissions)
+        existing = self._existing_pairs(
+            [(s.party_id, s.idempotency_key) for s in submissions if isinstance(s.idempotency_key, str)]
+        )
+        fresh: list[_Fresh] = []
+        seen: set[tuple[int, str]] = set()
+        endpoints = self._resolver([s.request for s in submissions])
         now = self.clock.now_ns()
-        for index, (request, key) in enumerate(items):
+        for index, sub in enumerate(submissions):
             try:
-                check_idempotency_key(key)
-                fingerprint = _fingerprint(request)
-                if key in existing:
-                    found = existing[key]
+                key = check_idempotency_key(sub.idempotency_key)
+                fingerprint = _fingerprint(sub.request)
+                found = existing.get((sub.party_id, key))
+                if found is not None:
                     if found.fingerprint != fingerprint:
                         raise Conflict(
                             "the idempotency key was used for another order", code="idempotency_key_reused"
                         )
                     results[index] = found
                     continue
-                if key in seen_keys:
+                if (sub.party_id, key) in seen:
                     raise Conflict(
                         "the idempotency key appears twice in the batch", code="idempotency_key_reused"
                     )
-                seen_keys.add(key)
-                request.check()
-                resolved = endpoints(request, party_id)
-                order = self._new_order(request, party_id, key, fingerprint, resolved, now)
-                fresh.append((index, order, resolved))
+                seen.add((sub.party_id, key))
+                sub.request.check()
+                resolved = endpoints(sub.request, sub.party_id)
+                order = self._new_order(sub.request, sub.party_id, key, fingerprint, resolved, now)
+                fresh.append(_Fresh(index, order, resolved, sub))
             except NetfinError as error:
                 results[index] = error
-        screened, pending = self._screen_and_record(actor, fresh, pre_authorised_by)
+        screened, pending = self._screen_and_record(fresh)
         for index, order in screened.items():
             results[index] = order
         for index, order in self._settle(pending).items():
@@ -276,32 +310,27 @@ class PaymentOrders:
             expires_ns=now + self.order_ttl_ns,
         )
 
-    def _screen_and_record(
-        self,
-        actor: Actor,
-        fresh: list[tuple[int, PaymentOrder, dict[str, _Resolved]]],
-        pre_authorised_by: str | None = None,
-    ) -> tuple[dict[int, PaymentOrder], dict[int, _Pending]]:
+    def _screen_and_record(self, fresh: list[_Fresh]) -> tuple[dict[int, PaymentOrder], dict[int, _Pending]]:
         """Step 1: screening decides each order's status; all are written in one transaction."""
         if not fresh:
             return {}, {}
-        known = self._known_payees([order for _, order, _ in fresh])
+        known = self._known_payees([f.order for f in fresh])
         limits: dict[str, int] = {}
         rows: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         pending: dict[int, _Pending] = {}
         by_index: dict[int, PaymentOrder] = {}
-        for index, order, resolved in fresh:
+        for index, order, resolved, sub in fresh:
             own = resolved["payer"].party_id == resolved["payee"].party_id
             order = self._decide(
-                order, (order.payer.key, order.payee.key) in known, pre_authorised_by, own=own
+                order, (order.payer.key, order.payee.key) in known, sub.pre_authorised_by, own=own
             )
             legs = self._legs(order, resolved, limits)
             order = replace(order, chain_length=len(legs))
             trail = [OrderStatus.CREATED, OrderStatus.SCREENED, order.status]
             why = order.status_reason
             rows.append(store.order_values(order))
-            events.extend(_trail_rows(order.order_id, trail, actor, why, order.created_ns))
+            events.extend(_trail_rows(order.order_id, trail, sub.actor, why, order.created_ns))
             by_index[index] = order
             if order.status is OrderStatus.AUTHORISED:
                 pending[index] = _Pending(order, legs, len(trail) + 1)
@@ -316,26 +345,17 @@ class PaymentOrders:
                     if o.status in (OrderStatus.STEP_UP, OrderStatus.REJECTED)
                 ],
             )
-        audit_changes(
-            self.audit,
-            actor,
-            "payment_order.create",
-            "payment_order",
+        subs = {f.index: f.submission for f in fresh}
+        self.audit.record_many(
             [
-                (
-                    o.order_id,
-                    {
-                        "kind": o.kind.value,
-                        "amount_minor": o.amount_minor,
-                        "currency": o.currency,
-                        "status": o.status.value,
-                        "sca": ",".join(o.sca_reasons),
-                        "exemption": pre_authorised_by,
-                    },
-                )
-                for o in by_index.values()
-            ],
-        )
+                _audit_entry(subs[i].actor, "payment_order.create", o.order_id, {
+                    "kind": o.kind.value, "amount_minor": o.amount_minor, "currency": o.currency,
+                    "status": o.status.value, "sca": ",".join(o.sca_reasons),
+                    "exemption": subs[i].pre_authorised_by,
+                })
+                for i, o in by_index.items()
+            ]
+        )  # fmt: skip
         return by_index, pending
 
     def _decide(
@@ -788,6 +808,26 @@ class PaymentOrders:
 
     # Internals -----------------------------------------------------------
 
+    def _existing_pairs(self, pairs: list[tuple[int, str]]) -> dict[tuple[int, str], PaymentOrder]:
+        """Orders already stored under these (payer party, idempotency key) pairs."""
+        wanted = set(pairs)
+        keys = sorted({key for _, key in wanted})
+        parties = sorted({store.b16(party) for party, _ in wanted})
+        t = store.payment_orders
+        found: dict[tuple[int, str], PaymentOrder] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(keys), 500):
+                rows = connection.execute(
+                    sa.select(t).where(
+                        t.c.idempotency_key.in_(keys[start : start + 500]), t.c.payer_party_id.in_(parties)
+                    )
+                )
+                for r in rows:
+                    order = store.order_from_row(r)
+                    if (order.payer_party_id, order.idempotency_key) in wanted:
+                        found[(order.payer_party_id, order.idempotency_key)] = order
+        return found
+
     def _existing(self, party_id: int, keys: list[str]) -> dict[str, PaymentOrder]:
         if not keys:
             return {}
@@ -806,26 +846,30 @@ class PaymentOrders:
         return found
 
     def _known_payees(self, orders: list[PaymentOrder]) -> set[tuple[str, str]]:
-        """(payer, payee) pairs with a settled order already (a known payee needs no SCA)."""
+        """(payer, payee) pairs with a settled order already (a known payee needs no SCA).
+
+        One query per chunk of payers and payees (not one per payer), so a
+        batch of many payers costs a few round trips.
+        """
         t = store.payment_orders
         pairs = {(o.payer.key, o.payee.key) for o in orders}
+        payer_ids = sorted({o.payer.id for o in orders})
+        payee_ids = sorted({o.payee.id for o in orders})
         known: set[tuple[str, str]] = set()
-        payers = {o.payer for o in orders}
         with self.engine.connect() as connection:
-            for payer in payers:
-                payees = [o.payee for o in orders if o.payer == payer]
-                rows = connection.execute(
-                    sa.select(t.c.payee_kind, t.c.payee_id)
-                    .distinct()
-                    .where(
-                        t.c.payer_kind == payer.kind.value,
-                        t.c.payer_id == payer.id,
-                        t.c.payee_id.in_(list({p.id for p in payees})[:1000]),
-                        t.c.status == OrderStatus.SETTLED.value,
+            for i in range(0, len(payer_ids), 200):
+                for j in range(0, len(payee_ids), 500):
+                    rows = connection.execute(
+                        sa.select(t.c.payer_kind, t.c.payer_id, t.c.payee_kind, t.c.payee_id)
+                        .distinct()
+                        .where(
+                            t.c.payer_id.in_(payer_ids[i : i + 200]),
+                            t.c.payee_id.in_(payee_ids[j : j + 500]),
+                            t.c.status == OrderStatus.SETTLED.value,
+                        )
                     )
-                )
-                for r in rows:
-                    known.add((payer.key, f"{r.payee_kind}:{r.payee_id}"))
+                    for r in rows:
+                        known.add((f"{r.payer_kind}:{r.payer_id}", f"{r.payee_kind}:{r.payee_id}"))
         return known & pairs
 
     def _resolver(self, requests: list[OrderRequest]) -> Callable[[OrderRequest, int], dict[str, _Resolved]]:
@@ -980,6 +1024,14 @@ def _event_payload(order: PaymentOrder) -> dict[str, Any]:
         "reason": order.status_reason,
         "original_order_id": order.original_order_id,
     }
+
+
+def _audit_entry(actor: Actor, action: str, order_id: str, detail: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "actor_kind": actor.kind, "actor_id": actor.id, "action": action, "outcome": "succeeded",
+        "subject_kind": "payment_order", "subject_id": order_id, "consent_id": actor.consent_id,
+        "interaction_id": actor.interaction_id, "detail": detail,
+    }  # fmt: skip
 
 
 def _ledger_batches(pending: dict[int, _Pending]) -> list[dict[int, _Pending]]:
