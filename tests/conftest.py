@@ -76,8 +76,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     saved = os.environ.get("NETFIN_HOME")
     os.environ["NETFIN_HOME"] = str(home)
     try:
-        with Ledger.open(f"sqlite:///{path}"):
-            pass
+        Ledger.open(f"sqlite:///{path}").close()  # opening migrates the ledger's schema
         open_engine(f"sqlite:///{path}").dispose()
     finally:
         if saved is None:

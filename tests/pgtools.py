@@ -53,8 +53,7 @@ def _build_template() -> str | None:
     schema = f"tpl_{uuid.uuid4().hex[:16]}"
     try:
         url = pg_schema_url(schema)
-        with Ledger.open(url):
-            pass
+        Ledger.open(url).close()  # opening migrates the ledger's schema
         open_engine(url).dispose()
         dumped = subprocess.run(
             [pg_dump, "--schema", schema, "--inserts", "--no-owner", "--no-privileges", PG_DSN],

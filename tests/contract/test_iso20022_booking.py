@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from shared_data import skip_unless
 from typer.testing import CliRunner
 
 from netfin.bank import Bank, BankSettings
@@ -32,12 +33,12 @@ from netfin.payments.iso20022.service import ImportResult, Iso20022Service, idem
 from netfin.payments.orders.store import payment_orders
 
 _SCHEMAS = SchemaSet()
-pytestmark = pytest.mark.skipif(
-    not all(
+pytestmark = skip_unless(
+    all(
         _SCHEMAS.has(name)
         for name in ("pain.001.001.03", "pacs.002.001.11", "camt.053.001.08", "pacs.008.001.09")
     ),
-    reason="the ISO 20022 XSDs are not configured (../shared/data/iso20022/xsd or NETFIN_ISO20022_XSD_DIR)",
+    "the ISO 20022 XSDs are not configured (../shared/data/iso20022/xsd or NETFIN_ISO20022_XSD_DIR)",
 )
 
 OPERATOR = Actor("operator", "operator-1")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import iso4217
 import pytest
+from shared_data import skip_unless
 
 from netfin.core.clock import NS_PER_SECOND, ManualClock, ns_from_datetime
 from netfin.core.errors import InvalidInput, InvariantViolation, LimitExceeded
@@ -316,7 +317,7 @@ def test_quote_ids_and_times_come_from_the_injected_sources() -> None:
 HISTORY = Path(__file__).resolve().parents[4].parent / "shared" / "data" / "fx" / "eurofxref-hist.csv"
 
 
-@pytest.mark.skipif(not HISTORY.is_file(), reason=f"ECB history file not found at {HISTORY}")
+@skip_unless(HISTORY.is_file(), f"ECB history file not found at {HISTORY}")
 def test_packaged_profile_on_real_ecb_rates() -> None:
     rates = load_ecb_rates(HISTORY)
     clock = ManualClock()

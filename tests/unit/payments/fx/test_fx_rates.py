@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from shared_data import skip_unless
 
 from netfin.core.errors import InvalidInput
 from netfin.payments.fx import FxRatesUnavailable, ReferenceRates, load_ecb_rates, parse_ecb_csv
@@ -129,7 +130,7 @@ def test_constructed_rates_are_checked() -> None:
     assert unknown.value.code == "currency_unknown"
 
 
-needs_ecb = pytest.mark.skipif(not HISTORY.is_file(), reason=f"ECB history file not found at {HISTORY}")
+needs_ecb = skip_unless(HISTORY.is_file(), f"ECB history file not found at {HISTORY}")
 
 
 @needs_ecb
@@ -154,7 +155,7 @@ def test_real_history_file() -> None:
 
 
 @needs_ecb
-@pytest.mark.skipif(not DAILY.is_file(), reason=f"ECB daily file not found at {DAILY}")
+@skip_unless(DAILY.is_file(), f"ECB daily file not found at {DAILY}")
 def test_real_daily_file_agrees_with_the_history() -> None:
     daily = load_ecb_rates(DAILY)
     assert daily.dates == (date(2026, 4, 13),)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from iso20022_support import SAMPLES_DIR, XSD_DIR
+from shared_data import missing
 
 from netfin.payments.iso20022.xsd import SchemaSet
 
@@ -16,11 +17,11 @@ from netfin.payments.iso20022.xsd import SchemaSet
 @pytest.fixture(scope="session")
 def schemas() -> SchemaSet:
     if not XSD_DIR.is_dir():
-        pytest.skip(f"ISO 20022 XSDs not found at {XSD_DIR} (licensed; not in the repository)")
+        missing(f"ISO 20022 XSDs not found at {XSD_DIR} (licensed; not in the repository)")
     return SchemaSet(XSD_DIR)
 
 
 @pytest.fixture(scope="session")
 def samples_available() -> None:
     if not SAMPLES_DIR.is_dir():
-        pytest.skip(f"ISO 20022 samples not found at {SAMPLES_DIR} (licensed; not in the repository)")
+        missing(f"ISO 20022 samples not found at {SAMPLES_DIR} (licensed; not in the repository)")

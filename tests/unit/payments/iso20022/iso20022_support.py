@@ -9,8 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 from lxml import etree  # type: ignore[import-untyped]
+from shared_data import missing
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 ISO_DATA = REPO_ROOT.parent / "shared" / "data" / "iso20022"
@@ -35,7 +35,7 @@ REPLACEMENT_IBANS = {"IT1122334455667788991122334": "IT60X0542811101000000123456
 def sample(name: str) -> bytes:
     path = SAMPLES_DIR / name
     if not path.is_file():
-        pytest.skip(f"ISO 20022 sample {path} not found (licensed; not in the repository)")
+        missing(f"ISO 20022 sample {path} not found (licensed; not in the repository)")
     return path.read_bytes()
 
 
