@@ -60,8 +60,13 @@ def test_no_float_on_money_paths() -> None:
     bad = []
     for path, tree in _modules():
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "float":
-                bad.append(f"{path.relative_to(SRC)}:{node.lineno} float()")
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "float"
+                and any(MONEY_NAMES.search(ast.unparse(a)) for a in node.args)
+            ):
+                bad.append(f"{path.relative_to(SRC)}:{node.lineno} float(money)")
             if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = ast.unparse(node.targets[0] if isinstance(node, ast.Assign) else node.target)
                 value = node.value
