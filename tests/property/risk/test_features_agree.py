@@ -15,6 +15,7 @@ import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared_data import missing
 
 from netfin.risk.events import RiskEvent, events_to_table
 from netfin.risk.features import (
@@ -27,7 +28,6 @@ from netfin.risk.features import (
 from netfin.risk.features.catalogue import DAY_MS, MINUTE_MS
 from netfin.risk.features.offline import HistoryOrderError
 from netfin.risk.features.online import MemoryStateStore
-from tests.shared_data import missing
 
 REDIS_URL = os.environ.get("NETFIN_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
