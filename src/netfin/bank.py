@@ -34,9 +34,11 @@ from netfin.payments.fx.pvp import PvpSettlements
 from netfin.payments.mandates import DeviceMandates
 from netfin.payments.orders import PaymentOrders
 from netfin.payments.orders.gateway import OrderGateway
+from netfin.payments.orders.risk import EngineRiskHook
 from netfin.payments.wallets import Wallets
 from netfin.payments.wallets.tiers import load_profile
 from netfin.ratelimit import RateLimiter
+from netfin.risk.service import RiskEngine, risk_engine_from_env
 from netfin.storage import open_engine
 from netfin.storage.idempotency import Idempotency
 
@@ -133,6 +135,8 @@ class Bank:
             clock=clock,
             ids=ids,
         )
+        # Every payment order waits for the risk engine's decision before money moves.
+        self.risk: RiskEngine = risk_engine_from_env(environ, engine, self.audit, clock=clock, ids=ids)
         self.orders = PaymentOrders(
             engine,
             self.ledger,
@@ -142,6 +146,7 @@ class Bank:
             self.audit,
             clock=clock,
             ids=ids,
+            risk=EngineRiskHook(self.risk),
         )
         # Orders from concurrent API requests are booked together (group commit).
         self.order_gateway = OrderGateway(self.orders)
@@ -202,6 +207,7 @@ class Bank:
 
     def close(self) -> None:
         self.order_gateway.close()
+        self.risk.close()
         self.notifications.close()
         self.rate_limiter.close()
         self.audit.close()

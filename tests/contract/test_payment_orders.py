@@ -27,6 +27,7 @@ from netfin.payments.orders import (
     RiskDecision,
 )
 from netfin.payments.orders.model import PaymentOrder
+from netfin.payments.orders.service import AllowAll
 from netfin.payments.wallets.model import Wallet
 from netfin.sim.authenticator import SoftwareAuthenticator
 
@@ -80,9 +81,11 @@ def _top_up(bank: Bank, holder: Holder, amount: int, key: str) -> PaymentOrder:
 
 @pytest.fixture
 def no_sca(bank: Bank) -> None:
+    """No step-up from the SCA policy or the risk engine, for tests about something else."""
     bank.orders.sca = type(bank.orders.sca)(
         threshold_minor={}, default_threshold_minor=10**12, new_payee=False
     )
+    bank.orders.risk = AllowAll()
 
 
 def _balance(bank: Bank, wallet: Wallet) -> int:
