@@ -20,7 +20,7 @@ from netfin.core.clock import Clock, SystemClock
 from netfin.core.ids import IdSource, Uuid7Ids
 from netfin.identity.consents import Consent, Consents
 from netfin.identity.credentials import Credentials
-from netfin.identity.model import BankProfile
+from netfin.identity.model import Actor, BankProfile
 from netfin.identity.oauth import OAuth
 from netfin.identity.oauth.keys import load_api_signing_key
 from netfin.identity.service import Identity
@@ -36,6 +36,7 @@ from netfin.payments.orders import PaymentOrders
 from netfin.payments.orders.gateway import OrderGateway
 from netfin.payments.orders.risk import EngineRiskHook
 from netfin.payments.wallets import Wallets
+from netfin.payments.wallets.dynamic import LimitReview, review_daily_limits
 from netfin.payments.wallets.tiers import load_profile
 from netfin.ratelimit import RateLimiter
 from netfin.risk.service import RiskEngine, risk_engine_from_env
@@ -188,6 +189,12 @@ class Bank:
             payload={"status": "CANC"},
             created_ns=self.clock.now_ns(),
         )
+
+    def review_limits(self, actor: Actor, review: LimitReview | None = None) -> list[dict[str, object]]:
+        """Move wallet daily limits by the risk signals (the dynamic limit policy), every decision counted."""
+        if self.risk.log is not None:
+            self.risk.log.flush()
+        return review_daily_limits(self.wallets, actor, review=review)
 
     def housekeeping(self) -> dict[str, int]:
         """The periodic work a running bank owes: finish what a crash left, expire what waited too long.

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from netfin.risk.decisions import Action, Decision, Label, Outcome, Reason
+from netfin.risk.limits import Signals
 from netfin.storage import metadata
 from netfin.storage.bulk import insert_rows
 
@@ -263,3 +264,53 @@ class RiskStore:
         )  # fmt: skip
         with self.engine.connect() as c:
             return [float(s) for (s,) in c.execute(query)]
+
+
+def signals_of(engine: sa.Engine, payer: str, since_ns: int) -> Signals:
+    """A payer's risk signals from the decisions (and their labels) since ``since_ns``."""
+    d, lab = risk_decisions, risk_labels
+    counts = (
+        sa.select(d.c.action, sa.func.count(), sa.func.avg(d.c.score), sa.func.min(d.c.decided_ns),
+                  sa.func.max(d.c.decided_ns))
+        .where(d.c.payer == payer, d.c.decided_ns >= since_ns)
+        .group_by(d.c.action)
+    )  # fmt: skip
+    labels = (
+        sa.select(lab.c.outcome, sa.func.count())
+        .join(d, d.c.decision_id == lab.c.decision_id)
+        .where(d.c.payer == payer, d.c.decided_ns >= since_ns)
+        .group_by(lab.c.outcome)
+    )
+    with engine.connect() as c:
+        rows = c.execute(counts).all()
+        found = {outcome: n for outcome, n in c.execute(labels).all()}
+    by_action = {r[0]: int(r[1]) for r in rows}
+    total = sum(by_action.values())
+    scored = [(float(r[2]), int(r[1])) for r in rows if r[2] is not None]
+    weight = sum(n for _, n in scored)
+    first = min((int(r[3]) for r in rows), default=0)
+    last = max((int(r[4]) for r in rows), default=0)
+    return Signals(
+        decisions=total,
+        step_ups=by_action.get("step_up", 0),
+        reviews=by_action.get("review", 0),
+        declines=by_action.get("decline", 0),
+        mean_score=sum(m * n for m, n in scored) / weight if weight else None,
+        confirmed_frauds=found.get("confirmed_fraud", 0) + found.get("missed_fraud", 0),
+        false_positives=found.get("false_positive", 0),
+        active_days=(last - first) / 86_400e9 if total else 0.0,
+    )
+
+
+def record_limit_change(engine: sa.Engine, values: dict[str, Any]) -> None:
+    with engine.begin() as c:
+        c.execute(sa.insert(risk_limit_changes), [values])
+
+
+def limit_changes(engine: sa.Engine, party: str) -> list[dict[str, Any]]:
+    with engine.connect() as c:
+        rows = c.execute(
+            sa.select(risk_limit_changes).where(risk_limit_changes.c.party == party)
+            .order_by(risk_limit_changes.c.changed_ns)
+        )  # fmt: skip
+        return [dict(r._mapping) for r in rows]

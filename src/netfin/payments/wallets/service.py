@@ -361,6 +361,48 @@ class Wallets:
         )
         return self.get(wallet.wallet_id)
 
+    def profile_tier_daily_limit(self, class_no: int) -> int:
+        """The daily limit the current profile gives a class (the ceiling of dynamic limits)."""
+        return _limit(self._tier(class_no).daily_limit)
+
+    def set_daily_limit(self, actor: Actor, wallet_id: str, daily_limit: int, *, reason: str) -> Wallet:
+        """Move a root wallet's daily limit within its class (the dynamic limit policy's lever).
+
+        The ledger's daily memo account is refunded to the new limit in one
+        chain; a lowering below what the family spent in the rolling day is
+        refused (``wallet_recent_spend_above_limit``). A later class change
+        resets the limit to the class's.
+        """
+        wallet = self.get(wallet_id)
+        if wallet.parent_wallet_id is not None:
+            raise InvalidInput("a sub-wallet takes its limits from its parent", code="sub_wallet_limits")
+        ceiling = _limit(self._tier(wallet.class_no).daily_limit)
+        if type(daily_limit) is not int or not 0 <= daily_limit <= ceiling:
+            raise InvalidInput(f"the daily limit must be 0..{ceiling} for class {wallet.class_no}",
+                               code="wallet_daily_limit_out_of_band")  # fmt: skip
+        if daily_limit == wallet.daily_limit:
+            return wallet
+        old = (wallet.balance_limit, wallet.daily_limit, wallet.annual_limit)
+        new = (wallet.balance_limit, daily_limit, wallet.annual_limit)
+        for _, result in self._move_limits(wallet.accounts, wallet.currency, old, new):
+            if result is CreateTransferResult.EXCEEDS_CREDITS:
+                raise Conflict("recent payments exceed the new limit", code="wallet_recent_spend_above_limit")
+            if result not in (CreateTransferResult.OK, CreateTransferResult.LINKED_EVENT_FAILED):
+                raise Conflict(f"the ledger refused the limit change: {result.value}", code=result.value)
+        family = sa.or_(
+            store.wallets.c.wallet_id == wallet.wallet_id,
+            store.wallets.c.parent_wallet_id == wallet.wallet_id,
+        )
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.update(store.wallets)
+                .where(family)
+                .values(daily_limit=daily_limit, updated_ns=self.clock.now_ns())
+            )
+        audit_change(self.audit, actor, "wallet.daily_limit", "wallet", wallet.wallet_id,
+                     {"from": wallet.daily_limit, "to": daily_limit, "reason": reason[:200]})  # fmt: skip
+        return self.get(wallet.wallet_id)
+
     def set_status(self, actor: Actor, wallet_id: str, status: WalletStatus, *, reason: str) -> Wallet:
         wallet = self.get(wallet_id)
         _check_reason(reason)
