@@ -10,7 +10,7 @@ chain, audited) and records the change with its reasons in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
@@ -28,7 +28,7 @@ PAYERS_PER_RUN_MAX = 10_000
 class LimitReview:
     window_days: int = 90
     floor_bps: int = 2_000  # the floor is 20% of the class's daily limit
-    policy: LimitPolicy = LimitPolicy()
+    policy: LimitPolicy = field(default_factory=LimitPolicy)
 
 
 def review_daily_limits(
