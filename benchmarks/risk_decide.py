@@ -1,0 +1,125 @@
+"""Fraud decisions: latency at a paced rate on one core, memory of feature state, and the payment path.
+
+    .venv/bin/python benchmarks/risk_decide.py [--customers 20000] [--rate 2000] [--events 60000]
+
+1. Train a model on the synthetic bank (seed 7, 30 days) with the evaluation pipeline.
+2. In-process, pinned to one core: replay a held-out stream (seed 8) through ``RiskEngine.decide``
+   (features, overrides, the default rule set, the champion model, the policy, reasons when not
+   approved) paced at ``--rate`` decisions/s; latency = finish - scheduled start, so falling
+   behind the pace counts. Once with the decision log off, once writing to SQLite.
+3. Memory of the feature state per active customer after the replay (tracemalloc).
+4. Through the payment path: a bank on SQLite with the model, account-to-account orders submitted
+   one by one; the decision's own latency and the whole order's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from netfin.core.clock import ManualClock  # noqa: E402
+from netfin.core.ids import SeededIds  # noqa: E402
+from netfin.risk.evaluation import evaluate_history  # noqa: E402
+from netfin.risk.events import table_to_events  # noqa: E402
+from netfin.risk.features import MemoryStateStore, OnlineFeatures  # noqa: E402
+from netfin.risk.model import Scorer, save  # noqa: E402
+from netfin.risk.rules import load_default_ruleset  # noqa: E402
+from netfin.risk.service import FixedRules, RiskEngine  # noqa: E402
+from netfin.risk.store import DecisionLog  # noqa: E402
+from netfin.sim.bank import BankConfig, generate  # noqa: E402
+from netfin.storage import open_engine  # noqa: E402
+
+CALIBRATION = Path(__file__).resolve().parents[2] / "shared" / "data" / "fraud" / "paysim_params"
+
+
+def _history(seed: int, customers: int, days: int) -> pa.Table:
+    config = BankConfig(seed=seed, customers=customers, days=days, calibration_dir=CALIBRATION)
+    return pa.Table.from_batches(list(generate(config)))
+
+
+def _percentiles(values_us: list[float]) -> dict[str, float]:
+    a = np.asarray(values_us)
+    return {"p50_ms": float(np.percentile(a, 50)) / 1e3, "p99_ms": float(np.percentile(a, 99)) / 1e3,
+            "max_ms": float(a.max()) / 1e3, "n": len(values_us)}  # fmt: skip
+
+
+def paced(engine: RiskEngine, events: list, rate: int) -> dict[str, float]:
+    """Open loop: event i starts at t0 + i / rate; latency counts any wait behind the schedule."""
+    latencies: list[float] = []
+    actions: dict[str, int] = {}
+    start = time.perf_counter()
+    for i, event in enumerate(events):
+        scheduled = start + i / rate
+        now = time.perf_counter()
+        if now < scheduled:
+            time.sleep(scheduled - now)
+        decision = engine.decide(event)
+        latencies.append((time.perf_counter() - scheduled) * 1e6)
+        actions[decision.action.value] = actions.get(decision.action.value, 0) + 1
+    elapsed = time.perf_counter() - start
+    return {**_percentiles(latencies), "achieved_per_s": len(events) / elapsed, "actions": actions}
+
+
+def engine_for(scorer: Scorer, log: DecisionLog | None) -> RiskEngine:
+    clock = ManualClock()
+    return RiskEngine(clock=clock, ids=SeededIds(clock, 1), rules=FixedRules(load_default_ruleset()),
+                      features=OnlineFeatures(MemoryStateStore()), champion=scorer, log=log)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--rate", type=int, default=2_000)
+    parser.add_argument("--events", type=int, default=60_000)
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {0})
+    t = time.perf_counter()
+    train_events = _history(7, args.customers, 30)
+    model, report = evaluate_history(train_events, ruleset=load_default_ruleset())
+    print(f"trained on {train_events.num_rows:,} events in {time.perf_counter() - t:.1f} s; "
+          f"test AUPRC {report['model']['auprc']:.3f}")  # fmt: skip
+    directory = Path(tempfile.mkdtemp()) / "model"
+    save(model, directory)
+    held = _history(8, args.customers, 30)
+    # Warm the state with the first 29 days, then measure on the next events, as a live bank would.
+    cut = int(np.searchsorted(held["ts_ms"].to_numpy(), held["ts_ms"][0].as_py() + 29 * 86_400_000))
+    warm, live = held.slice(0, cut), held.slice(cut, args.events)
+    scorer = Scorer(model)
+    for label, log in (
+        ("in-process, no decision log", None),
+        ("in-process, decision log on SQLite", "sqlite"),
+    ):
+        store_log = None
+        if log:
+            engine_sql = open_engine(f"sqlite:///{tempfile.mkdtemp()}/risk.db")
+            store_log = DecisionLog(engine_sql)
+        engine = engine_for(scorer, store_log)
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for event in table_to_events(warm):
+            engine.features.observe(event)
+        state_bytes = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        entities = len(engine.features.store)  # type: ignore[arg-type]
+        payers = len(set(warm["payer"].to_pylist()))
+        result = paced(engine, table_to_events(live), args.rate)
+        if store_log is not None:
+            store_log.close()
+        print(f"{label}: {result}")
+        print(f"  feature state after 29 days: {state_bytes / 1e6:.1f} MB for {entities:,} entities, "
+              f"{payers:,} active payers -> {state_bytes / payers / 1e3:.1f} kB per active customer")  # fmt: skip
+    print("model dir", directory)
+
+
+if __name__ == "__main__":
+    main()
