@@ -27,17 +27,17 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from netfin.core.clock import ManualClock  # noqa: E402
-from netfin.core.ids import SeededIds  # noqa: E402
-from netfin.risk.evaluation import evaluate_history  # noqa: E402
-from netfin.risk.events import table_to_events  # noqa: E402
-from netfin.risk.features import MemoryStateStore, OnlineFeatures  # noqa: E402
-from netfin.risk.model import Scorer, save  # noqa: E402
-from netfin.risk.rules import load_default_ruleset  # noqa: E402
-from netfin.risk.service import FixedRules, RiskEngine  # noqa: E402
-from netfin.risk.store import DecisionLog  # noqa: E402
-from netfin.sim.bank import BankConfig, generate  # noqa: E402
-from netfin.storage import open_engine  # noqa: E402
+from netfin.core.clock import ManualClock
+from netfin.core.ids import SeededIds
+from netfin.risk.evaluation import evaluate_history
+from netfin.risk.events import table_to_events
+from netfin.risk.features import MemoryStateStore, OnlineFeatures
+from netfin.risk.model import Scorer, save
+from netfin.risk.rules import load_default_ruleset
+from netfin.risk.service import FixedRules, RiskEngine
+from netfin.risk.store import DecisionLog
+from netfin.sim.bank import BankConfig, generate
+from netfin.storage import open_engine
 
 CALIBRATION = Path(__file__).resolve().parents[2] / "shared" / "data" / "fraud" / "paysim_params"
 
@@ -117,7 +117,8 @@ def main() -> None:
             store_log.close()
         print(f"{label}: {result}")
         print(f"  feature state after 29 days: {state_bytes / 1e6:.1f} MB for {entities:,} entities, "
-              f"{payers:,} active payers -> {state_bytes / payers / 1e3:.1f} kB per active customer")  # fmt: skip
+              f"{payers:,} active payers -> {state_bytes / payers / 1e3:.1f} kB per active customer"
+              )  # fmt: skip
     print("model dir", directory)
 
 

@@ -22,10 +22,10 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from netfin.risk.evaluation import evaluate_history  # noqa: E402
-from netfin.risk.mapping import load_history, load_mapping, shipped_mapping  # noqa: E402
-from netfin.risk.rules import load_default_ruleset  # noqa: E402
-from netfin.sim.bank import BankConfig, generate  # noqa: E402
+from netfin.risk.evaluation import evaluate_history
+from netfin.risk.mapping import load_history, load_mapping, shipped_mapping
+from netfin.risk.rules import load_default_ruleset
+from netfin.sim.bank import BankConfig, generate
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fraud"
 
@@ -46,7 +46,8 @@ def _row(name: str, m: dict[str, Any]) -> str:
 def _print(title: str, report: dict[str, Any]) -> None:
     print(f"\n### {title}\n")
     print(
-        "| scorer | test events | frauds | base rate | AUPRC | ROC AUC | recall @1% FPR | money stopped @0.5% |"
+        "| scorer | test events | frauds | base rate | AUPRC | ROC AUC | recall @1% FPR "
+        "| money stopped @0.5% |"
     )
     print("|---|---|---|---|---|---|---|---|")
     print(_row("model", report["model"]))
@@ -55,7 +56,8 @@ def _print(title: str, report: dict[str, Any]) -> None:
     print(f"\nRules as alerts (any rule above approve): {flag['alerts']:,} alerts, precision "
           f"{flag['precision']}, recall {flag['recall']}.")  # fmt: skip
     o = report["overlap_at_alert_rate"]
-    print(f"At the model's 0.5% alert threshold: model catches {o['model']['frauds']} of {o['frauds']} frauds "
+    print(f"At the model's 0.5% alert threshold: model catches {o['model']['frauds']} of "
+          f"{o['frauds']} frauds "
           f"({o['model']['fraud_minor']:,} of {o['fraud_minor']:,} minor units); rules "
           f"{o['rules']['frauds']}; rules only (model missed) {o['rules_only']['frauds']} "
           f"({o['rules_only']['fraud_minor']:,}); model only {o['model_only']['frauds']}; "
