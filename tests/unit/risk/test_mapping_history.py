@@ -268,3 +268,20 @@ def test_feature_ranges_expand() -> None:
         "x11",
     ]
     assert load_mapping(shipped_mapping("ulb_creditcard")).extra_features[-1] == "V28"
+
+
+def test_a_non_numeric_feature_value_is_found_by_row(tmp_path: Path) -> None:
+    mapping = _write(tmp_path, "m.yaml", BASIC_MAPPING + "extra_features: [score]\n")
+    rows = [f"2026-01-01T00:00:{i:02d}Z,a,b,1,no,{i}.5" for i in range(40)]
+    rows[26] = rows[26].rsplit(",", 1)[0] + ",n/a"
+    data = _basic_csv(tmp_path, rows, header="when,from,to,amt,fraud,score")
+    with pytest.raises(HistoryRejected, match="data row 27: score 'n/a' is not a number"):
+        load_history(data, mapping)
+
+
+def test_a_malformed_csv_row_is_refused(tmp_path: Path) -> None:
+    mapping = _write(tmp_path, "m.yaml", BASIC_MAPPING)
+    data = _basic_csv(tmp_path, ["2026-01-01T00:00:00Z,a,b,1,no", "2026-01-01T00:00:01Z,a,b"])
+    with pytest.raises(HistoryRejected, match="not readable as CSV") as raised:
+        load_history(data, mapping)
+    assert raised.value.code == "history_csv"

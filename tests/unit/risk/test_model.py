@@ -103,7 +103,9 @@ def test_metadata_records_version_features_parameters_metrics_and_fingerprint(mo
     assert [f["name"] for f in meta["features"]] == FEATURES
     assert {f["name"]: f["type"] for f in meta["features"]}["night"] == "bool"
     assert meta["training"]["lightgbm_params"]["deterministic"] is True
-    assert meta["training"]["lightgbm_params"]["num_threads"] == 2
+    # Two threads by default, but a history this small trains on one (see TrainConfig.threads_for).
+    assert (SMALL.num_threads, meta["training"]["lightgbm_params"]["num_threads"]) == (2, 1)
+    assert SMALL.threads_for(1_000_000) == 2
     for period in ("train", "calibration", "test"):
         report = meta["metrics"][period]
         for key in ("auprc", "roc_auc", "recall_at_fpr", "money_stopped", "scenarios"):
@@ -281,3 +283,12 @@ def test_dictionary_encoded_categories_get_the_same_codes_as_strings(
     device = next(f for f in model.features if f.name == "device_kind")
     codes = encode_column(with_null, device)
     assert codes.tolist() == [device.vocabulary.index("emulator") + 1, UNKNOWN_CODE, UNKNOWN_CODE]
+
+
+def test_early_stopping_can_be_turned_off_for_a_fixed_size_model(table: pa.Table) -> None:
+    trained = train(
+        table, FEATURES, config=_config(rounds_max=25, early_stopping_rounds=0), clock=ManualClock()
+    )
+    assert trained.booster.num_trees() == 25
+    assert trained.metadata["training"]["rounds"] == 25
+    assert trained.metadata["training"]["early_stopping_rows"] == 0
