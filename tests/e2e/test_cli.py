@@ -122,6 +122,9 @@ def test_demo_tells_the_open_banking_story(tmp_path: Path) -> None:
     # The payments act: a QR payment confirmed with a passkey, then the daily limit refuses.
     assert "step_up (amount_above_threshold, new_payee)" in results
     assert "settled, settled, settled, wallet_daily_limit_exceeded" in results
-    assert results[-1] == "Li Hua 李华"  # the regulator's lookup of the pseudonym
+    assert "Li Hua 李华" in results  # the regulator's lookup of the pseudonym
+    # The risk act: a card-testing burst of tiny QR payments is declined, an analyst labels it.
+    assert any(r.endswith("risk_rejected, risk_rejected") for r in results)
+    assert any(r.startswith("card_testing_burst") for r in results) and results[-1] == "confirmed_fraud"
     code, out = _run("audit", "verify", "--db", db, "--json")
     assert code == 0 and json.loads(out)["entries"] == story["audit"]["entries"]

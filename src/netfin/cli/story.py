@@ -7,25 +7,34 @@ read consent, and the next read is refused. Then payments: the customer
 opens an anonymous wallet, tops it up, pays the shop by scanning its QR code
 (a new payee: confirmed with a passkey bound to amount and payee), pays
 again until the wallet's daily limit, held in the ledger, refuses; a
-regulator, stating a reason, learns who holds the pseudonymous wallet. The
-audit log and the ledger are verified at the end.
+regulator, stating a reason, learns who holds the pseudonymous wallet. Then
+risk: a fraud model trained on the synthetic bank joins the risk engine, a
+burst of tiny QR payments (card testing) is declined, and an analyst reads
+the reasons and labels the decision. The audit log and the ledger are
+verified at the end.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from fastapi.testclient import TestClient
 
 from netfin.api.app import create_app
 from netfin.api.v1.payments import NETFIN_QR_GUID
 from netfin.bank import Bank, BankSettings
-from netfin.identity.model import Actor
+from netfin.identity.model import Actor, Role
 from netfin.payments.qr import MerchantQr, Template, generate_payload
+from netfin.risk.evaluation import evaluate_history
+from netfin.risk.model import Scorer
+from netfin.risk.rules import load_default_ruleset
 from netfin.sim import openbanking as ob
 from netfin.sim.authenticator import SoftwareAuthenticator
+from netfin.sim.bank import BankConfig, generate
 
 BASE_URL = "http://127.0.0.1:8000"
 ORIGIN = "http://localhost:8000"
@@ -149,3 +158,47 @@ def _payments_act(
         reason="demo: a court order names this wallet",
     )
     story.add("regulator", "linked the pseudonym to a person, with a reason (audited)", holder.display_name)
+    _risk_act(http, bank, story, alice, cny, till["wallet_id"])
+
+
+def _risk_act(
+    http: TestClient, bank: Bank, story: Story, alice: ob.Customer, account_id: str, till_id: str
+) -> None:
+    """Risk: a model trained on the synthetic bank joins the engine; a card-testing burst is declined."""
+    calibration = Path("../shared/data/fraud/paysim_params")
+    config = BankConfig(
+        seed=11, customers=1_500, days=14, calibration_dir=calibration if calibration.is_dir() else None
+    )
+    history = pa.Table.from_batches(list(generate(config)))
+    model, report = evaluate_history(history, ruleset=load_default_ruleset())
+    bank.risk.champion = Scorer(model)
+    measured = report["model"]
+    story.add("risk team", f"trained a fraud model on a synthetic bank ({history.num_rows:,} payments)",
+              f"test AUPRC {measured['auprc']:.3f} at base rate {measured['base_rate']:.4f}")  # fmt: skip
+    code = generate_payload(MerchantQr(
+        merchant_accounts=(Template("26", NETFIN_QR_GUID, (("01", till_id),)),),
+        merchant_category_code="5816", currency="CNY", country_code="CN", merchant_name="Corner shop",
+        merchant_city="Shanghai", amount_minor=1,
+    ))  # fmt: skip
+    payer = {"kind": "account", "id": account_id}
+    outcomes = [
+        _post(
+            http,
+            "/v1/payment-orders",
+            {"kind": "merchant_qr", "payer": payer, "qr_payload": code},
+            alice.session,
+        )
+        for _ in range(6)
+    ]
+    story.add("stolen credentials", "probed with six CNY 0.01 QR payments in a minute",
+              ", ".join(o["status_reason"] or o["status"] for o in outcomes))  # fmt: skip
+    analyst = ob.staff_session(bank, roles=(Role.RISK_ANALYST,), name="Risk desk")
+    queue = ob.expect(http.get("/v1/risk/review-queue", headers=ob.bearer(analyst)), 200)["decisions"]
+    if queue:
+        first = queue[0]
+        story.add(
+            "risk analyst", "opened the declined payment", ", ".join(r["code"] for r in first["reasons"])
+        )
+        labelled = http.put(f"/v1/risk/decisions/{first['decision_id']}/label", headers=ob.bearer(analyst),
+                            json={"outcome": "confirmed_fraud", "note": "card testing"})  # fmt: skip
+        story.add("risk analyst", "labelled it for the next training", ob.expect(labelled, 200)["outcome"])
