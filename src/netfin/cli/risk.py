@@ -22,12 +22,20 @@ from rich.table import Table
 
 from netfin.core.errors import NetfinError
 from netfin.risk import metrics
-from netfin.risk.evaluation import CATEGORICAL, evaluate_history, featurise, model_features
+from netfin.risk.evaluation import (
+    CATEGORICAL,
+    evaluate_history,
+    featurise,
+    model_features,
+    train_from_decisions,
+)
 from netfin.risk.events import EVENT_COLUMNS
 from netfin.risk.mapping import load_history, load_mapping
 from netfin.risk.model import TrainConfig, save
 from netfin.risk.rules import backtest, load_default_ruleset, load_ruleset
+from netfin.risk.store import RiskStore
 from netfin.sim.bank import BankConfig, write_parquet
+from netfin.storage import open_engine
 
 risk_app = typer.Typer(help="Fraud risk: simulate, train, backtest, evaluate, monitor.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -168,30 +176,39 @@ def evaluate_command(
 
 @risk_app.command("train")
 def train_command(
-    data: Path = DataOption, mapping: Path | None = MappingOption,
     model_out: Path = typer.Option(..., "--out", help="Artefact directory to write."),
+    data: Path | None = typer.Option(None, "--data", help="Labelled history (as for evaluate)."),
+    mapping: Path | None = MappingOption,
+    from_db: str | None = typer.Option(
+        None, "--from-db", help="Train on the decisions stored in this database, labelled by analysts."
+    ),
+    limit: int = typer.Option(5_000_000, help="With --from-db: the latest decisions to read.", min=100),
     json: bool = JsonOption,
 ) -> None:  # fmt: skip
     """Train, calibrate and save a versioned model artefact (metrics and data fingerprint inside)."""
     try:
-        history, extra = _history(data, mapping)
+        if (data is None) == (from_db is None):
+            raise ValueError("give exactly one of --data and --from-db")
         progress, tell = _stages(json)
         with progress:
-            model, report = evaluate_history(
-                history, ruleset=load_default_ruleset(), extra=extra, progress=tell
-            )
+            if from_db is not None:
+                tell("reading decisions and labels")
+                store = RiskStore(open_engine(from_db))
+                model = train_from_decisions(store.training_pairs(limit))
+                test = model.metadata.get("metrics", {}).get("test", {})
+                seconds: dict[str, float] = {}
+            else:
+                history, extra = _history(data, mapping)  # type: ignore[arg-type]
+                model, report = evaluate_history(
+                    history, ruleset=load_default_ruleset(), extra=extra, progress=tell
+                )
+                test, seconds = report["model"], report["seconds"]
         path = save(model, model_out)
     except (NetfinError, OSError, ValueError, KeyError) as error:
         _refuse(error, json)
-    body = {
-        "path": str(path),
-        "version": model.version,
-        "test": report["model"],
-        "seconds": report["seconds"],
-    }
-    _emit(body) if json else out.print(
-        f"model {model.version} -> {path}; test AUPRC {_f(report['model']['auprc'])}"
-    )
+    body = {"path": str(path), "version": model.version, "test": test, "seconds": seconds}
+    auprc = _f(test.get("auprc"))
+    _emit(body) if json else out.print(f"model {model.version} -> {path}; test AUPRC {auprc}")
 
 
 @risk_app.command("backtest")
@@ -232,15 +249,12 @@ def monitor_command(
     """Score-distribution drift: PSI of the current window's scores against the baseline's."""
     import os
 
-    import sqlalchemy as sa
-
-    from netfin.risk.store import RiskStore
 
     url = db or os.environ.get("NETFIN_DATABASE_URL") or "sqlite:///netfin.db"
     now_ns = time.time_ns()
     current_from = now_ns - current_hours * 3_600 * 10**9
     baseline_from = current_from - baseline_days * 86_400 * 10**9
-    store = RiskStore(sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1)))
+    store = RiskStore(open_engine(url))
     baseline = store.scores(baseline_from, current_from, 1_000_000)
     current = store.scores(current_from, now_ns, 1_000_000)
     value = metrics.psi(np.asarray(baseline), np.asarray(current)) if baseline and current else None

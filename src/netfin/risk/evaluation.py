@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from netfin.risk import metrics
+from netfin.risk.decisions import Decision, Outcome
 from netfin.risk.events import EVENT_COLUMNS
 from netfin.risk.features import FEATURE_NAMES, FeatureConfig, compute_offline
 from netfin.risk.features.catalogue import HOUR_MS
@@ -144,3 +145,37 @@ def evaluate_history(
                     "evaluation": time.perf_counter() - trained},
     }  # fmt: skip
     return model, report
+
+
+def decisions_table(pairs: Sequence[tuple[Decision, Outcome | None]]) -> pa.Table:
+    """Stored decisions as a training table: the features they were decided on, labelled by analysts.
+
+    A decision an analyst labelled takes the label's meaning (confirmed or
+    missed fraud = 1, false positive or legitimate = 0); an unlabelled one
+    counts as legitimate, as a payment nobody disputed. Decisions are in
+    time order; ``seq`` follows it.
+    """
+    names = model_features()
+    columns: dict[str, list[Any]] = {name: [] for name in names}
+    ts, labels, amounts = [], [], []
+    for decision, outcome in pairs:
+        for name in names:
+            columns[name].append(decision.features.get(name))
+        ts.append(decision.decided_ns // 1_000_000)
+        labels.append(1 if outcome is not None and outcome.is_fraud else 0)
+        amounts.append(decision.amount_minor)
+    table = pa.table({name: pa.array(values) for name, values in columns.items() if name != "amount_minor"})
+    return (
+        table.append_column("amount_minor", pa.array(amounts, pa.int64()))
+        .append_column("ts_ms", pa.array(ts, pa.int64()))
+        .append_column("label", pa.array(labels, pa.int8()))
+        .append_column("scenario", pa.array([""] * len(ts), pa.string()))
+    )
+
+
+def train_from_decisions(
+    pairs: Sequence[tuple[Decision, Outcome | None]], config: TrainConfig | None = None
+) -> TrainedModel:
+    """The next model, trained on what the engine decided and what analysts found."""
+    table = decisions_table(pairs)
+    return train(table, model_features(), config=config or TrainConfig(categorical=CATEGORICAL))

@@ -154,7 +154,7 @@ class RiskEngine:
             model_version=None if self.champion is None else self.champion.version,
             challenger_score=shadow,
             challenger_version=None if self.challenger is None else self.challenger.version,
-            ruleset_version=ruleset.identity, reasons=tuple(reasons), features=_plain(features),
+            ruleset_version=ruleset.identity, reasons=tuple(reasons), features=_plain(variables),
             decided_ns=self.clock.now_ns(), latency_us=(time.perf_counter_ns() - started) // 1000,
         )  # fmt: skip
         if self.log is not None:

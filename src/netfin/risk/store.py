@@ -255,6 +255,20 @@ class RiskStore:
                 for r in c.execute(query)
             ]
 
+    def training_pairs(self, limit: int) -> list[tuple[Decision, Outcome | None]]:
+        """The latest ``limit`` decisions, oldest first, each with its label's outcome if labelled."""
+        query = (
+            sa.select(risk_decisions, risk_labels.c.outcome)
+            .outerjoin(risk_labels, risk_labels.c.decision_id == risk_decisions.c.decision_id)
+            .order_by(risk_decisions.c.decided_ns.desc(), risk_decisions.c.decision_id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as c:
+            rows = c.execute(query).all()
+        return [
+            (decision_from_row(r), None if r.outcome is None else Outcome(r.outcome)) for r in reversed(rows)
+        ]
+
     def scores(self, since_ns: int, until_ns: int, limit: int) -> list[float]:
         query = (
             sa.select(risk_decisions.c.score)
