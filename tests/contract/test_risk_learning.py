@@ -1,4 +1,4 @@
-"""Labels feed the next training, on both stores: decide a synthetic stream, label it, retrain from the store."""
+"""Labels feed the next training, on both stores: decide a synthetic stream, label it, retrain."""
 
 from __future__ import annotations
 
