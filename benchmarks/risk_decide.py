@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from netfin.core.clock import ManualClock
 from netfin.core.ids import SeededIds
-from netfin.risk.evaluation import evaluate_history
+from netfin.risk.evaluation import CATEGORICAL, evaluate_history
 from netfin.risk.events import table_to_events
 from netfin.risk.features import MemoryStateStore, OnlineFeatures
-from netfin.risk.model import Scorer, save
+from netfin.risk.model import Scorer, TrainConfig, save
 from netfin.risk.rules import load_default_ruleset
 from netfin.risk.service import FixedRules, RiskEngine
 from netfin.risk.store import DecisionLog
@@ -100,7 +100,8 @@ def main() -> None:
     os.sched_setaffinity(0, {0})
     t = time.perf_counter()
     train_events = _history(7, args.customers, 30)
-    model, report = evaluate_history(train_events, ruleset=load_default_ruleset())
+    config = TrainConfig(categorical=CATEGORICAL, num_threads=1)  # one core: two OpenMP threads would spin
+    model, report = evaluate_history(train_events, ruleset=load_default_ruleset(), config=config)
     print(f"trained on {train_events.num_rows:,} events in {time.perf_counter() - t:.1f} s; "
           f"test AUPRC {report['model']['auprc']:.3f}", flush=True)  # fmt: skip
     directory = Path(tempfile.mkdtemp()) / "model"

@@ -10,7 +10,10 @@ decision in the analysts' queue, ``decline`` rejects the order.
 from __future__ import annotations
 
 import itertools
+import math
 import threading
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from netfin.payments.orders.model import EndpointKind, OrderKind, PaymentOrder, RiskAction, RiskDecision
 from netfin.risk.decisions import Action
@@ -35,9 +38,28 @@ _KINDS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """What the channel knows about a payment beyond the order: device, place, merchant category."""
+
+    device: str = ""
+    lat: float = math.nan
+    lon: float = math.nan
+    mcc: str = ""
+    country: str = ""
+    channel: str = "api"
+    segment: str = "person"
+
+
+# Set by whoever submits in this thread (the replay of the synthetic bank, a channel adapter) for the
+# orders it submits next; orders booked by the gateway's thread see the default.
+CHANNEL: ContextVar[Channel] = ContextVar("netfin_payment_channel", default=Channel())
+
+
 def order_event(order: PaymentOrder, seq: int) -> RiskEvent:
     """The order as risk control sees it: the payer is the party, the payee the endpoint paid."""
     kind, payee_kind = _KINDS[order.kind]
+    channel = CHANNEL.get()
     if order.payee.kind is EndpointKind.EXTERNAL and kind is EventKind.P2P:
         payee_kind = PayeeKind.EXTERNAL
     return RiskEvent(
@@ -49,8 +71,13 @@ def order_event(order: PaymentOrder, seq: int) -> RiskEvent:
         kind=kind.value,
         amount_minor=order.amount_minor,
         currency=order.currency,
-        channel="api",
-        segment="person",
+        mcc=channel.mcc,
+        device=channel.device,
+        lat=channel.lat,
+        lon=channel.lon,
+        country=channel.country,
+        channel=channel.channel,
+        segment=channel.segment,
     )
 
 
