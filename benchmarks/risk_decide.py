@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import tempfile
@@ -30,7 +31,7 @@ from netfin.core.ids import SeededIds
 from netfin.risk.evaluation import CATEGORICAL, evaluate_history
 from netfin.risk.events import table_to_events
 from netfin.risk.features import MemoryStateStore, OnlineFeatures
-from netfin.risk.model import Scorer, TrainConfig, save
+from netfin.risk.model import Scorer, TrainConfig, load, save
 from netfin.risk.rules import load_default_ruleset
 from netfin.risk.service import FixedRules, RiskEngine
 from netfin.risk.store import DecisionLog
@@ -96,23 +97,34 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2_000)
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--memory-customers", type=int, default=3_000)
+    parser.add_argument("--model", type=Path, default=None, help="A saved artefact: skip training.")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--cores", default="0", help="CPU cores to run on, e.g. 0 or 0,1")
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the warm-up")
+    parser.add_argument("--modes", default="none,sqlite", help="decision log modes: none, sqlite")
     args = parser.parse_args()
-    os.sched_setaffinity(0, {0})
-    t = time.perf_counter()
-    train_events = _history(7, args.customers, 30)
-    config = TrainConfig(categorical=CATEGORICAL, num_threads=1)  # one core: two OpenMP threads would spin
-    model, report = evaluate_history(train_events, ruleset=load_default_ruleset(), config=config)
-    print(f"trained on {train_events.num_rows:,} events in {time.perf_counter() - t:.1f} s; "
-          f"test AUPRC {report['model']['auprc']:.3f}", flush=True)  # fmt: skip
-    directory = Path(tempfile.mkdtemp()) / "model"
-    save(model, directory)
+    os.sched_setaffinity(0, {int(c) for c in args.cores.split(",")})
+    if args.model is not None:
+        model = load(args.model)
+        print(f"model {model.version} from {args.model}", flush=True)
+    else:
+        t = time.perf_counter()
+        train_events = _history(7, args.customers, 30)
+        config = TrainConfig(
+            categorical=CATEGORICAL, num_threads=1
+        )  # one core: two OpenMP threads would spin
+        model, report = evaluate_history(train_events, ruleset=load_default_ruleset(), config=config)
+        print(f"trained on {train_events.num_rows:,} events in {time.perf_counter() - t:.1f} s; "
+              f"test AUPRC {report['model']['auprc']:.3f}", flush=True)  # fmt: skip
+        directory = Path(tempfile.mkdtemp()) / "model"
+        print("model saved in", save(model, directory), flush=True)
     held = _history(8, args.customers, 30)
     # Warm the state with the first 29 days, then measure on the next events, as a live bank would.
     cut = int(np.searchsorted(held["ts_ms"].to_numpy(), held["ts_ms"][0].as_py() + 29 * 86_400_000))
     warm, live = held.slice(0, cut), held.slice(cut, args.events)
     scorer = Scorer(model)
     modes = (("in-process, no decision log", None), ("in-process, decision log on SQLite", "sqlite"))
-    for label, log in modes:
+    for label, log in [m for m in modes if (m[1] or "none") in args.modes.split(",")]:
         store_log = None
         if log:
             engine_sql = open_engine(f"sqlite:///{tempfile.mkdtemp()}/risk.db")
@@ -120,12 +132,18 @@ def main() -> None:
         engine = engine_for(scorer, store_log)
         for event in table_to_events(warm):
             engine.features.observe(event)
-        result = paced(engine, table_to_events(live), args.rate)
+        live_events = table_to_events(live)
+        gc.collect()
+        if args.gc_freeze:
+            gc.freeze()  # the warm state is long-lived: keep the collector from rescanning it
+        result = paced(engine, live_events, args.rate)
+        del engine
+        gc.unfreeze()
         if store_log is not None:
             store_log.close()
         print(f"{label}: {result}", flush=True)
-    memory(args.memory_customers)
-    print("model dir", directory)
+    if not args.skip_memory:
+        memory(args.memory_customers)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from netfin.bank import Bank, BankSettings
+from netfin.core.clock import ManualClock
 from netfin.identity.model import Actor, PartyKind
 from netfin.payments.orders.model import Endpoint, EndpointKind, OrderKind, OrderRequest
 from netfin.risk.evaluation import evaluate_history
@@ -32,6 +33,7 @@ from netfin.risk.model import Scorer
 from netfin.risk.rules import load_default_ruleset
 from netfin.risk.store import risk_decisions
 from netfin.sim.bank import BankConfig, generate
+from netfin.sim.bank.replay import replay
 
 OPERATOR = Actor("operator", "bench")
 CALIBRATION = Path(__file__).resolve().parents[2] / "shared" / "data" / "fraud" / "paysim_params"
@@ -77,7 +79,8 @@ def main() -> None:
     model, _ = evaluate_history(pa.Table.from_batches(list(generate(config))), ruleset=load_default_ruleset())
     rng = random.Random(5)
     url = _url(args.store)
-    with Bank(BankSettings(database_url=url)) as bank:
+    clock = ManualClock()
+    with Bank(BankSettings(database_url=url), clock=clock) as bank:
         bank.orders.sca = type(bank.orders.sca)(threshold_minor={}, default_threshold_minor=10**12,
                                                 new_payee=False)  # fmt: skip
         bank.risk.champion = Scorer(model)
@@ -85,6 +88,7 @@ def main() -> None:
         single: list[float] = []
         for n in range(args.orders):
             payer, request = _request(rng, people)
+            clock.advance(ns=250_000_000)  # four orders a second, over the bank
             started = time.perf_counter()
             bank.orders.submit(OPERATOR, payer, request, idempotency_key=f"s{n}")
             single.append((time.perf_counter() - started) * 1e3)
@@ -102,6 +106,15 @@ def main() -> None:
         bank.risk.log.flush()  # type: ignore[union-attr]
         with bank.engine.connect() as c:
             latencies = [r / 1e3 for (r,) in c.execute(sa.select(risk_decisions.c.latency_us))]
+            c.execute(sa.delete(risk_decisions))
+            c.commit()
+        started = time.perf_counter()
+        replayed = replay(bank, BankConfig(seed=8, customers=400, days=30, calibration_dir=CALIBRATION),
+                          clock=clock, events_max=args.orders)  # fmt: skip
+        replay_s = time.perf_counter() - started
+        bank.risk.log.flush()  # type: ignore[union-attr]
+        with bank.engine.connect() as c:
+            replay_latencies = [r / 1e3 for (r,) in c.execute(sa.select(risk_decisions.c.latency_us))]
             actions = dict(c.execute(sa.select(risk_decisions.c.action, sa.func.count())
                                      .group_by(risk_decisions.c.action)).all())  # fmt: skip
     if args.store == "postgresql":
@@ -112,6 +125,11 @@ def main() -> None:
     print(f"  risk decision inside the order: {_ms(latencies)}")
     print(f"  whole order, one at a time (submit): {_ms(single)}")
     print(f"  submit_many, 500 orders spread over payers: {batch_rate:.0f} orders/s")
+    print(
+        f"  the synthetic bank replayed as orders (seed 8, 400 customers): {replayed.submitted:,} orders "
+        f"in {replay_s:.1f} s, statuses {dict(replayed.statuses)}, frauds {dict(replayed.frauds)}"
+    )
+    print(f"  risk decision inside those orders: {_ms(replay_latencies)}")
 
 
 if __name__ == "__main__":

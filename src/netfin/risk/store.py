@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -131,7 +132,7 @@ def decision_from_row(r: sa.Row[Any]) -> Decision:
 class DecisionLog:
     """Decisions queued by the decision path and committed in batches by one writer thread."""
 
-    def __init__(self, engine: sa.Engine, *, batch_max: int = 1024, linger_s: float = 0.02) -> None:
+    def __init__(self, engine: sa.Engine, *, batch_max: int = 256, linger_s: float = 0.01) -> None:
         self.engine = engine
         self.batch_max = batch_max
         self.linger_s = linger_s
@@ -159,11 +160,18 @@ class DecisionLog:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        """Collect for at most ``linger_s`` after the first decision, then write what came.
+
+        A deadline (not an idle gap) keeps batches small under steady load:
+        a long batch holds the interpreter for its whole insert, and the
+        decision path would wait behind it.
+        """
         stop = False
         while not stop:
             batch: list[Decision] = []
             waiters: list[threading.Event] = []
             item = self._queue.get()
+            deadline = time.monotonic() + self.linger_s
             while True:
                 if item is None:
                     stop = True
@@ -171,10 +179,11 @@ class DecisionLog:
                     waiters.append(item)
                 else:
                     batch.append(item)
-                if stop or len(batch) >= self.batch_max:
+                left = deadline - time.monotonic()
+                if stop or waiters or len(batch) >= self.batch_max or left <= 0:
                     break
                 try:
-                    item = self._queue.get(timeout=self.linger_s if batch else 0.0005)
+                    item = self._queue.get(timeout=left)
                 except queue.Empty:
                     break
             self._write(batch)
