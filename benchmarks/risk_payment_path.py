@@ -106,6 +106,8 @@ def main() -> None:
         bank.risk.log.flush()  # type: ignore[union-attr]
         with bank.engine.connect() as c:
             latencies = [r / 1e3 for (r,) in c.execute(sa.select(risk_decisions.c.latency_us))]
+            first = dict(c.execute(sa.select(risk_decisions.c.action, sa.func.count())
+                                   .group_by(risk_decisions.c.action)).all())  # fmt: skip
             c.execute(sa.delete(risk_decisions))
             c.commit()
         started = time.perf_counter()
@@ -121,13 +123,14 @@ def main() -> None:
         schema = url.split("schema=")[1]
         with sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test").begin() as c:
             c.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    print(f"store {args.store}: {len(latencies):,} decisions {actions}")
+    print(f"store {args.store}: {len(latencies):,} decisions of random pairs {first}")
     print(f"  risk decision inside the order: {_ms(latencies)}")
     print(f"  whole order, one at a time (submit): {_ms(single)}")
     print(f"  submit_many, 500 orders spread over payers: {batch_rate:.0f} orders/s")
     print(
         f"  the synthetic bank replayed as orders (seed 8, 400 customers): {replayed.submitted:,} orders "
-        f"in {replay_s:.1f} s, statuses {dict(replayed.statuses)}, frauds {dict(replayed.frauds)}"
+        f"in {replay_s:.1f} s, statuses {dict(replayed.statuses)}, frauds {dict(replayed.frauds)}, "
+        f"decisions {actions}"
     )
     print(f"  risk decision inside those orders: {_ms(replay_latencies)}")
 
