@@ -148,3 +148,21 @@ def test_analysts_label_decisions(bank: Bank) -> None:
         bank.risk.label(ANALYST, "rd-missing", "confirmed_fraud")
     with pytest.raises(Forbidden):
         bank.risk.label(Actor("customer", "c1"), decision.decision_id, "confirmed_fraud")
+
+
+def test_overrides_are_shared_by_every_worker_and_survive_a_restart(
+    bank: Bank, store_url: str, clock: ManualClock, rules_file: Path
+) -> None:
+    payer, source, target = _pair(bank)
+    bank.risk.set_override(ANALYST, f"account:{target}", "block", reason="mule report 18")
+    other = Bank(
+        BankSettings(database_url=store_url), clock=clock, environ={"NETFIN_RISK_RULES": str(rules_file)}
+    )
+    try:
+        other.orders.sca = bank.orders.sca
+        assert _pay(other, payer, source, target, 5 * YUAN, "k1").status is OrderStatus.REJECTED  # type: ignore[attr-defined]
+        bank.risk.clear_override(ANALYST, f"account:{target}")
+        other.risk.overrides_refresh_ns = 0  # reread at once instead of within five seconds
+        assert _pay(other, payer, source, target, 5 * YUAN, "k2").status is OrderStatus.SETTLED  # type: ignore[attr-defined]
+    finally:
+        other.close()

@@ -53,6 +53,7 @@ from netfin.risk.store import DecisionLog, RiskStore
 REVIEW_PAGE_MAX = 500
 LABEL_NOTE_MAX = 500
 REASONS_MAX = 3
+OVERRIDES_REFRESH_NS = 5 * 10**9
 LABELLERS = frozenset({"risk_analyst", "operator", "system"})
 OVERRIDERS = frozenset({"risk_analyst", "operator", "compliance", "system"})
 
@@ -122,11 +123,16 @@ class RiskEngine:
         self.audit = audit
         self.overrides = Overrides.of([])
         self.on_decision: Callable[[Decision], None] | None = None
+        # Overrides live in the database, shared by every worker; each engine rereads them this often.
+        self.overrides_refresh_ns = OVERRIDES_REFRESH_NS
+        self._overrides_read_ns = -OVERRIDES_REFRESH_NS
+        self._refresh_overrides()
 
     # The decision path ---------------------------------------------------
 
     def decide(self, event: RiskEvent, *, order_id: str | None = None) -> Decision:
         started = time.perf_counter_ns()
+        self._refresh_overrides()
         features = self.features.observe(event)
         variables: dict[str, Any] = event_variables(event)
         variables.update(features)
@@ -203,16 +209,30 @@ class RiskEngine:
         except ValueError:
             raise InvalidInput("kind must be block or allow", code="unknown_override_kind") from None
         entry = Override(party, which, actor.id, self.clock.now_ns() // 1_000_000, reason, expires_at_ms)
+        if self.store is not None:
+            self.store.put_override(entry)
         self.overrides = self.overrides.with_override(entry)
         self._audit(actor, "risk.override.set", party, {"kind": which.value, "reason": reason[:200]})
         return entry
 
     def clear_override(self, actor: Actor, party: str) -> None:
         _require(actor, OVERRIDERS, "clear overrides")
+        if self.store is not None:
+            self.store.delete_override(party)
         self.overrides = self.overrides.without(party)
         self._audit(actor, "risk.override.clear", party, {})
 
     # Helpers -------------------------------------------------------------
+
+    def _refresh_overrides(self) -> None:
+        """Reread the overrides when the last read is older than the refresh interval."""
+        if self.store is None:
+            return
+        now = time.monotonic_ns()
+        if now - self._overrides_read_ns < self.overrides_refresh_ns:
+            return
+        self._overrides_read_ns = now
+        self.overrides = Overrides.of(self.store.overrides())
 
     def _store(self) -> RiskStore:
         if self.store is None:

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from netfin.risk.decisions import Action, Decision, Label, Outcome, Reason
 from netfin.risk.limits import Signals
+from netfin.risk.rules.overrides import Override, OverrideKind
 from netfin.storage import metadata
 from netfin.storage.bulk import insert_rows
 
@@ -127,6 +128,11 @@ def decision_from_row(r: sa.Row[Any]) -> Decision:
         decided_ns=r.decided_ns,
         latency_us=r.latency_us,
     )
+
+
+def _override_from_row(r: sa.Row[Any]) -> Override:
+    expires = None if r.expires_ns is None else r.expires_ns // 1_000_000
+    return Override(r.party, OverrideKind(r.kind), r.set_by, r.set_ns // 1_000_000, r.reason, expires)
 
 
 class DecisionLog:
@@ -263,6 +269,25 @@ class RiskStore:
                 )
                 for r in c.execute(query)
             ]
+
+    def put_override(self, entry: Override) -> None:
+        values = {
+            "party": entry.party, "kind": entry.kind.value, "reason": entry.reason, "set_by": entry.set_by,
+            "set_ns": entry.set_at_ms * 1_000_000,
+            "expires_ns": None if entry.expires_at_ms is None else entry.expires_at_ms * 1_000_000,
+        }  # fmt: skip
+        with self.engine.begin() as c:
+            c.execute(sa.delete(risk_overrides).where(risk_overrides.c.party == entry.party))
+            c.execute(sa.insert(risk_overrides), [values])
+
+    def delete_override(self, party: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(sa.delete(risk_overrides).where(risk_overrides.c.party == party))
+
+    def overrides(self, limit: int = 100_000) -> list[Override]:
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(risk_overrides).order_by(risk_overrides.c.party).limit(limit))
+            return [_override_from_row(r) for r in rows]
 
     def training_pairs(self, limit: int) -> list[tuple[Decision, Outcome | None]]:
         """The latest ``limit`` decisions, oldest first, each with its label's outcome if labelled."""
