@@ -109,10 +109,6 @@ class Bank:
         self.audit = AuditLog(engine, clock=clock, ids=ids)
         self.identity = Identity(engine, self.ledger, self.audit, clock=clock, ids=ids, bank=s.profile)
         self.consents = Consents(engine, self.audit, clock=clock, ids=ids, on_revoked=self._consent_revoked)
-        self.payments = Payments(
-            engine, self.ledger, self.identity, self.consents, self.audit, clock=clock, ids=ids,
-            emit=self._payment_event,
-        )  # fmt: skip
         self.credentials = Credentials(
             engine, clock=clock, ids=ids, rp_id=s.rp_id, rp_name=s.profile.bank_name, origins=s.origins
         )
@@ -138,6 +134,11 @@ class Bank:
         )
         # Every payment order waits for the risk engine's decision before money moves.
         self.risk: RiskEngine = risk_engine_from_env(environ, engine, self.audit, clock=clock, ids=ids)
+        risk_hook = EngineRiskHook(self.risk)
+        self.payments = Payments(
+            engine, self.ledger, self.identity, self.consents, self.audit, clock=clock, ids=ids,
+            emit=self._payment_event, risk=risk_hook.screen_domestic,
+        )  # fmt: skip
         self.orders = PaymentOrders(
             engine,
             self.ledger,
@@ -147,7 +148,7 @@ class Bank:
             self.audit,
             clock=clock,
             ids=ids,
-            risk=EngineRiskHook(self.risk),
+            risk=risk_hook,
         )
         # Orders from concurrent API requests are booked together (group commit).
         self.order_gateway = OrderGateway(self.orders)

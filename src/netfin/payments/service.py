@@ -37,6 +37,10 @@ _DONE = (CreateTransferResult.OK, CreateTransferResult.EXISTS)
 
 # Called inside step 3's transaction so that the event commits with the outcome.
 EventEmitter = Callable[[sa.Connection, DomesticPayment], None]
+# The risk decision before the money moves: None lets the payment through, a reason code rejects it.
+# The customer has already authorised the payment's consent with a passkey, so a step-up or a review
+# asks nothing more of them (a review still joins the analysts' queue).
+RiskScreen = Callable[[DomesticPayment], str | None]
 
 
 class Payments:
@@ -51,8 +55,10 @@ class Payments:
         clock: Clock,
         ids: IdSource,
         emit: EventEmitter | None = None,
+        risk: RiskScreen | None = None,
     ) -> None:
         self.engine = engine
+        self.risk = risk
         self.ledger = ledger
         self.identity = identity
         self.consents = consents
@@ -98,6 +104,9 @@ class Payments:
             "payment.create", "payment", payment.payment_id,
             {"amount_minor": initiation.amount_minor, "currency": initiation.currency},
         )  # fmt: skip
+        refused = None if self.risk is None else self.risk(payment)
+        if refused is not None:
+            return self._finish(payment, PaymentStatus.REJECTED, refused)
         return self._book(payment, debtor)
 
     def resolve_creditor(self, initiation: DomesticInitiation) -> CustomerAccount | None:

@@ -56,3 +56,26 @@ def test_an_analyst_blocks_a_payee_sees_the_decline_and_labels_it(world: World) 
 
     assert world.http.delete(f"/v1/risk/overrides/{payee}", headers=bearer(analyst)).status_code == 204
     assert _pay(world, 150, "k2") is OrderStatus.STEP_UP  # unblocked: only the new-payee passkey remains
+
+
+def test_open_banking_payments_pass_the_risk_engine_too(world: World) -> None:
+    analyst = ob.staff_session(world.bank, roles=(Role.RISK_ANALYST,), name="Risk")
+    payee = f"account:{world.bob.account_ids[0]}"
+    body = {"kind": "block", "reason": "reported mule account"}
+    assert (
+        world.http.put(f"/v1/risk/overrides/{payee}", json=body, headers=bearer(analyst)).status_code == 200
+    )
+    payment = ob.domestic_payment(
+        world.http, world.tpp_a, world.alice, world.token_url, debtor_account_id=world.alice.account_ids[0],
+        payment=ob.initiation("3.00", "GBP", world.bob.ibans[0], reference="rent"),
+    )  # fmt: skip
+    assert payment["Data"]["Status"] == "RJCT"
+    queue = world.http.get("/v1/risk/review-queue", headers=bearer(analyst)).json()["decisions"]
+    assert queue[0]["order_id"] == payment["Data"]["DomesticPaymentId"]
+    assert queue[0]["reasons"][0]["code"] == "override_block"
+    assert world.http.delete(f"/v1/risk/overrides/{payee}", headers=bearer(analyst)).status_code == 204
+    again = ob.domestic_payment(
+        world.http, world.tpp_a, world.alice, world.token_url, debtor_account_id=world.alice.account_ids[0],
+        payment=ob.initiation("3.00", "GBP", world.bob.ibans[0], reference="rent"),
+    )  # fmt: skip
+    assert again["Data"]["Status"] == "ACSC"

@@ -15,6 +15,7 @@ import threading
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from netfin.payments.model import DomesticPayment
 from netfin.payments.orders.model import EndpointKind, OrderKind, PaymentOrder, RiskAction, RiskDecision
 from netfin.risk.decisions import Action
 from netfin.risk.events import EventKind, PayeeKind, RiskEvent
@@ -81,6 +82,29 @@ def order_event(order: PaymentOrder, seq: int) -> RiskEvent:
     )
 
 
+def domestic_event(payment: DomesticPayment, seq: int) -> RiskEvent:
+    """An open-banking domestic payment as risk control sees it."""
+    i = payment.initiation
+    internal = payment.internal_creditor_account_id
+    channel = CHANNEL.get()
+    return RiskEvent(
+        seq=seq,
+        ts_ms=payment.created_ns // 1_000_000,
+        payer=f"{payment.party_id:032x}",
+        payee=f"account:{internal}" if internal else f"external:{i.creditor.identification.replace(' ', '')}",
+        payee_kind=(PayeeKind.PERSON if internal else PayeeKind.EXTERNAL).value,
+        kind=EventKind.P2P.value,
+        amount_minor=i.amount_minor,
+        currency=i.currency,
+        device=channel.device,
+        lat=channel.lat,
+        lon=channel.lon,
+        country=channel.country,
+        channel="open_banking",
+        segment=channel.segment,
+    )
+
+
 class EngineRiskHook:
     """Asks the risk engine about every order, in arrival order."""
 
@@ -94,3 +118,10 @@ class EngineRiskHook:
             event = order_event(order, next(self._seq))
             decision = self.engine.decide(event, order_id=order.order_id)
         return RiskDecision(_ACTIONS[decision.action], tuple(decision.reason_codes()))
+
+    def screen_domestic(self, payment: DomesticPayment) -> str | None:
+        """The screen for open-banking payments: only a decline stops one (its consent was SCA'd)."""
+        with self._lock:
+            event = domestic_event(payment, next(self._seq))
+            decision = self.engine.decide(event, order_id=payment.payment_id)
+        return "risk_rejected" if decision.action is Action.DECLINE else None
