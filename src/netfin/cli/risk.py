@@ -249,7 +249,6 @@ def monitor_command(
     """Score-distribution drift: PSI of the current window's scores against the baseline's."""
     import os
 
-
     url = db or os.environ.get("NETFIN_DATABASE_URL") or "sqlite:///netfin.db"
     now_ns = time.time_ns()
     current_from = now_ns - current_hours * 3_600 * 10**9

@@ -54,6 +54,7 @@ REVIEW_PAGE_MAX = 500
 LABEL_NOTE_MAX = 500
 REASONS_MAX = 3
 OVERRIDES_REFRESH_NS = 5 * 10**9
+EXPIRES_AT_MS_MAX = (2**63 - 1) // 1_000_000  # stored in nanoseconds as a 64-bit integer: 2262-04-11
 LABELLERS = frozenset({"risk_analyst", "operator", "system"})
 OVERRIDERS = frozenset({"risk_analyst", "operator", "compliance", "system"})
 
@@ -204,6 +205,12 @@ class RiskEngine:
     def set_override(self, actor: Actor, party: str, kind: str, *, reason: str,
                      expires_at_ms: int | None = None) -> Override:  # fmt: skip
         _require(actor, OVERRIDERS, "set overrides")
+        if (
+            expires_at_ms is not None
+            and not self.clock.now_ns() // 1_000_000 < expires_at_ms <= EXPIRES_AT_MS_MAX
+        ):
+            raise InvalidInput("an override must expire in the future, before 2262-04-11",
+                               code="override_expiry_invalid")  # fmt: skip
         try:
             which = OverrideKind(kind)
         except ValueError:

@@ -24,6 +24,7 @@ from netfin.identity.model import Actor, Role
 from netfin.risk.decisions import Decision
 
 router = APIRouter(prefix="/v1/risk", tags=["risk"])
+EXPIRES_AT_MS_MAX = (2**63 - 1) // 1_000_000  # stored in nanoseconds as a 64-bit integer: 2262-04-11
 Analyst = Annotated[Principal, Depends(deps.session(Role.RISK_ANALYST, Role.OPERATOR, Role.COMPLIANCE))]
 DecisionPath = Annotated[str, PathParam(min_length=4, max_length=40, pattern=r"^rd-[0-9a-f]{32}$")]
 PartyPath = Annotated[str, PathParam(min_length=1, max_length=64)]
@@ -39,7 +40,7 @@ class OverrideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["block", "allow"]
     reason: str = Field(..., min_length=3, max_length=200)
-    expires_at_ms: int | None = Field(None, ge=0)
+    expires_at_ms: int | None = Field(None, ge=0, le=EXPIRES_AT_MS_MAX)
 
 
 def _actor(principal: Principal) -> Actor:
@@ -61,7 +62,7 @@ def decision_json(d: Decision) -> dict[str, Any]:
 @router.get("/review-queue")
 def review_queue(
     principal: Analyst, bank: BankDep, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_ns: Annotated[int | None, Query(ge=0)] = None,
+    before_ns: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
 ) -> Response:  # fmt: skip
     """Decisions that asked for more than approve and have no label yet, newest first."""
     decisions = bank.risk.review_queue(limit=limit, before_ns=before_ns)

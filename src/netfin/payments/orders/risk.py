@@ -54,7 +54,7 @@ class Channel:
 
 # Set by whoever submits in this thread (the replay of the synthetic bank, a channel adapter) for the
 # orders it submits next; orders booked by the gateway's thread see the default.
-CHANNEL: ContextVar[Channel] = ContextVar("netfin_payment_channel", default=Channel())
+CHANNEL: ContextVar[Channel] = ContextVar("netfin_payment_channel", default=Channel())  # noqa: B039 - frozen
 
 
 def order_event(order: PaymentOrder, seq: int) -> RiskEvent:
