@@ -125,15 +125,15 @@ def test_who_pays_whom() -> None:
 
 
 def test_legitimate_payments_come_from_the_payers_own_devices_in_china() -> None:
+    """Their own devices: those they were drawn with, or the new phone they switched to."""
     run = BankRun.start(CALIBRATED)
     day = run.simulate_day(0)
     devices = run.population.devices
     with_device = day.device != 0
-    start = devices.start[day.payer[with_device]]
-    assert np.all(
-        (day.device[with_device] >= start)
-        & (day.device[with_device] < start + devices.count[day.payer[with_device]])
-    )
+    payer, device = day.payer[with_device], day.device[with_device]
+    start = devices.start[payer]
+    owned = (device >= start) & (device < start + devices.count[payer])
+    assert np.all(owned | (device == run.phones.primary[payer]))
     located = ~np.isnan(day.lat)
     assert np.all((day.lat[located] > 18) & (day.lat[located] < 54))
     assert np.all((day.lon[located] > 73) & (day.lon[located] < 135))

@@ -17,8 +17,11 @@ Invariants:
   strictly increases and ``seq`` counts 0..N-1 over the run.
 - Money is integer fen (CNY); ``label`` is 1 exactly on scenario events.
 - Memory is bounded by one day of events plus compact per-customer arrays.
+- Legitimate customers are noisy on purpose (``NoiseRates``): they switch
+  phones, make large first payments, work nights, travel and tap through
+  bursts of small payments, so no fraud scenario is separable by one signal.
 
-Public names: BankConfig, ScenarioRates, START_MS_DEFAULT, generate,
+Public names: BankConfig, ScenarioRates, NoiseRates, START_MS_DEFAULT, generate,
 iter_events, write_parquet, WriteSummary, Calibration, load_calibration,
 default_calibration, KIND_ACTION, KIND_SCALE, PaySimAction, Population,
 build_population, BankRun.
@@ -32,7 +35,7 @@ from netfin.sim.bank.calibration import (
     default_calibration,
     load_calibration,
 )
-from netfin.sim.bank.config import START_MS_DEFAULT, BankConfig, ScenarioRates
+from netfin.sim.bank.config import START_MS_DEFAULT, BankConfig, NoiseRates, ScenarioRates
 from netfin.sim.bank.parquet import WriteSummary, write_parquet
 from netfin.sim.bank.population import Population, build_population
 from netfin.sim.bank.stream import BankRun, generate, iter_events
@@ -44,6 +47,7 @@ __all__ = [
     "BankConfig",
     "BankRun",
     "Calibration",
+    "NoiseRates",
     "PaySimAction",
     "Population",
     "ScenarioRates",

@@ -8,6 +8,11 @@ the month. Hours come from the calibrated profile of the kind's PaySim
 action, except where a merchant category has a rhythm of its own (meals,
 opening hours). Amounts are log-normal around the calibrated mean times the
 customer's level. Everything is drawn as whole-day numpy arrays.
+
+On top comes the noise of real customers (``NoiseRates``): phones switched
+for good, a tablet used now and then, a few large first payments to new
+payees a year, night-shift workers, trips to other cities and bursts of small
+merchant payments. Fraud scenarios share none of these generators.
 """
 
 from __future__ import annotations
@@ -26,22 +31,27 @@ from netfin.sim.bank.chunk import (
     I8,
     I32,
     I64,
+    KIND_CODE,
     NO_DEVICE,
     Channel,
     EventChunk,
     make_chunk,
 )
-from netfin.sim.bank.config import CHINA_TZ, DAY_MS, HOUR_MS, MINUTE_MS, BankConfig
-from netfin.sim.bank.population import ACTION_INDEX, HABITS, Habit, Population
+from netfin.sim.bank.config import CHINA_TZ, DAY_MS, HOUR_MS, MINUTE_MS, BankConfig, NoiseRates
+from netfin.sim.bank.population import ACTION_INDEX, HABITS, DeviceTable, Habit, Population
 
 AMOUNT_CAP_MINOR = 50_000_000  # 500,000 CNY: no single wallet payment here is larger
-TRAVEL_SHARE = 0.01  # customers away from home on a given day (a legitimate far-away location)
 LOCAL_SPREAD_DEG = 0.01  # about a kilometre around where the customer is that day
 PRIMARY_DEVICE_SHARE = 0.75
 WEEKEND_FACTOR = {Habit.PURCHASE: 1.15, Habit.B2B: 0.3}
 HOSPITAL_SCALE = 3.0  # a hospital visit costs about three average purchases
 BILL_SIGMA = 0.4  # a household's bills vary less than its shopping
 DIRECT_DEBIT_SHARE = 0.5
+LARGE_PAYMENT_SCALE = 12.0  # a first large payment is about a dozen ordinary transfers
+LARGE_PAYMENT_SIGMA = 0.8
+BURST_SIZE_MIN, BURST_SIZE_MAX = 4, 12  # payments in one burst of small merchant payments
+BURST_SPAN_MINUTES_MAX = 30
+NIGHT_SHIFT_MS = 12 * HOUR_MS  # a night worker's day is the others' night
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +106,37 @@ class Scales:
         )
 
 
+@dataclass(slots=True, eq=False)
+class DeviceState:
+    """The devices that change during a run: each customer's current phone and the next unused ids.
+
+    Legitimate behaviour moves ``primary`` and ``spare_next`` (customers
+    switching phones); fraud moves only ``fresh_next``, so fraud rates leave
+    every legitimate device as it was.
+    """
+
+    primary: I32  # per customer: the phone they use most, from their own block or the spare pool
+    spare_next: int = 0
+    fresh_next: int = 0
+
+    @classmethod
+    def of(cls, devices: DeviceTable) -> DeviceState:
+        return cls(devices.start.copy())
+
+    def switch_phones(self, devices: DeviceTable, customer: I64) -> None:
+        """``customer`` each move to a new phone, kept from now on."""
+        taken = self.spare_next + np.arange(customer.size)
+        self.primary[customer] = devices.spare_start + taken % devices.spare_count
+        self.spare_next += customer.size
+
+    def fresh(self, devices: DeviceTable, n: int) -> I64:
+        """``n`` devices never seen before (a fraud incident's own phone or emulator)."""
+        taken = self.fresh_next + np.arange(n, dtype=np.int64)
+        self.fresh_next += n
+        fresh: I64 = devices.fresh_start + taken % devices.fresh_count
+        return fresh
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Today:
     """What every generator of one day needs: who, when, the calibration and where customers are."""
@@ -104,14 +145,26 @@ class Today:
     scales: Scales
     day: Day
     rng: np.random.Generator
+    noise: NoiseRates
+    phones: DeviceState
     away: I8  # per customer: the place they travel to today, -1 at home
 
     @classmethod
-    def begin(cls, population: Population, scales: Scales, day: Day, rng: np.random.Generator) -> Today:
+    def begin(
+        cls,
+        population: Population,
+        scales: Scales,
+        day: Day,
+        rng: np.random.Generator,
+        noise: NoiseRates,
+        phones: DeviceState,
+    ) -> Today:
+        """Today's whereabouts, after the customers who switch phones today have switched."""
         n = population.layout.customers
-        travelling = rng.random(n) < TRAVEL_SHARE
+        travelling = rng.random(n) < noise.travel_daily
         away = np.where(travelling, rng.integers(0, len(cat.HOME_PLACES), n), -1).astype(np.int8)
-        return cls(population, scales, day, rng, away)
+        phones.switch_phones(population.devices, np.flatnonzero(rng.random(n) < noise.new_phone_daily))
+        return cls(population, scales, day, rng, noise, phones, away)
 
     def place_of(self, customer: I64) -> I64:
         away = self.away[customer].astype(np.int64)
@@ -131,11 +184,14 @@ class Today:
         )
 
     def device_of(self, customer: I64) -> I32:
-        """Mostly the customer's primary device, sometimes another of their own."""
-        devices, rng = self.population.devices, self.rng
-        other = (rng.random(customer.size) * devices.count[customer]).astype(np.int32)
-        pick = np.where(rng.random(customer.size) < PRIMARY_DEVICE_SHARE, 0, other)
-        return (devices.start[customer] + pick).astype(np.int32)
+        """Mostly the customer's current phone, sometimes another of their own, rarely their tablet."""
+        devices, rng, n = self.population.devices, self.rng, customer.size
+        start, occasional = devices.start[customer], devices.occasional[customer]
+        regular = devices.count[customer] - occasional
+        other = start + (rng.random(n) * regular).astype(np.int32)
+        device = np.where(rng.random(n) < PRIMARY_DEVICE_SHARE, self.phones.primary[customer], other)
+        tablet = occasional & (rng.random(n) < self.noise.occasional_device_use)
+        return np.where(tablet, start + regular, device).astype(np.int32)
 
     def times(self, hour_share: F64, n: int) -> I64:
         """``n`` instants of this day, hours drawn from ``hour_share`` (local), uniform within the hour."""
@@ -165,7 +221,7 @@ class Today:
         ts_ms: I64,
         payer: I64,
         payee: I64,
-        kind: EventKind,
+        kind: EventKind | I8,
         amount_minor: I64,
         channel: Channel | I8,
     ) -> EventChunk:
@@ -186,7 +242,7 @@ class Today:
 
 def legitimate_day(today: Today) -> EventChunk:
     """Every legitimate event of one day, in no particular order."""
-    return EventChunk.concat(
+    chunk = EventChunk.concat(
         [
             _purchases(today),
             _transfers(today, Habit.P2P),
@@ -199,7 +255,92 @@ def legitimate_day(today: Today) -> EventChunk:
             _salaries(today),
             _rents_and_fees(today),
             _utility_bills(today),
+            _large_first_payments(today),
+            _small_bursts(today),
         ]
+    )
+    return _night_shifts(today, chunk)
+
+
+def _night_shifts(today: Today, chunk: EventChunk) -> EventChunk:
+    """Night workers make ``night_shift_use`` of their own payments twelve hours later (within the day)."""
+    worker = today.population.night_worker[chunk.payer]
+    moved = worker & (chunk.channel != CHANNEL_CODE[Channel.BATCH])
+    moved[moved] = today.rng.random(int(moved.sum())) < today.noise.night_shift_use
+    start = today.day.start_ms
+    chunk.ts_ms[moved] = start + (chunk.ts_ms[moved] - start + NIGHT_SHIFT_MS) % DAY_MS
+    return chunk
+
+
+def _large_first_payments(today: Today) -> EventChunk:
+    """A few times a year a person pays someone new a large sum, in the app, near where they are.
+
+    A deposit on a new flat (rent to a new landlord), a contractor or a shop
+    that renovates (a business), tuition at another school (a bill), a used
+    car or motorbike bought from a stranger, or support to a relative (a
+    person): about a dozen ordinary transfers, mostly a round sum.
+    """
+    population, rng = today.population, today.rng
+    layout = population.layout
+    rate = today.noise.large_new_payee_yearly / 365.0
+    payer = np.flatnonzero(rng.random(layout.persons) < rate)
+    n = payer.size
+    route = rng.random(n)
+    person = (payer + 1 + rng.integers(0, max(layout.persons - 1, 1), n)) % layout.persons
+    business = layout.persons + rng.integers(0, layout.businesses, n)
+    school = layout.school(today.place_of(payer), rng.integers(0, layout.hospitals_per_place, n))
+    payee = np.select([route < 0.4, route < 0.6, route < 0.85], [person, person, business], school)
+    kind = np.select(
+        [route < 0.4, route < 0.6, route < 0.85],
+        [KIND_CODE[EventKind.P2P], KIND_CODE[EventKind.RENT], KIND_CODE[EventKind.OTHER]],
+        KIND_CODE[EventKind.BILL],
+    ).astype(np.int8)
+    mean_minor = today.level(EventKind.P2P, payer) * LARGE_PAYMENT_SCALE
+    amount_minor = today.amounts(mean_minor, LARGE_PAYMENT_SIGMA, n)
+    rounded = rng.random(n) < 0.8
+    amount_minor = np.where(rounded, np.maximum(amount_minor // 10_000, 1) * 10_000, amount_minor)
+    return today.in_person(
+        ts_ms=today.times(today.scales.hours[EventKind.P2P], n),
+        payer=payer,
+        payee=payee,
+        kind=kind,
+        amount_minor=amount_minor,
+        channel=Channel.APP,
+    )
+
+
+def _small_bursts(today: Today) -> EventChunk:
+    """A person taps through small payments within minutes: a food court, metro rides, game top-ups.
+
+    One category per burst; rides and top-ups go to one merchant, a food
+    court's stalls are several. Amounts are a few yuan, as card testers' are.
+    """
+    population, rng = today.population, today.rng
+    who = np.flatnonzero(rng.random(population.layout.persons) < today.noise.burst_daily)
+    k = who.size
+    rows = np.repeat(np.arange(k), rng.integers(BURST_SIZE_MIN, BURST_SIZE_MAX + 1, k))
+    codes = np.asarray([cat.CATEGORY_INDEX[b.category] for b in cat.BURSTS])
+    kind_of_burst = rng.integers(0, len(cat.BURSTS), k)
+    latest = DAY_MS - (BURST_SPAN_MINUTES_MAX + 1) * MINUTE_MS
+    start = today.day.start_ms + np.minimum(
+        today.times(today.scales.hours[EventKind.PURCHASE], k) - today.day.start_ms, latest
+    )
+    span = rng.integers(2, BURST_SPAN_MINUTES_MAX + 1, k) * MINUTE_MS
+    payer = who[rows]
+    category = codes[kind_of_burst][rows]
+    one_merchant = population.merchants.choose(rng, codes[kind_of_burst], today.place_of(who))[rows]
+    each = population.merchants.choose(rng, category, today.place_of(payer))
+    stalls = np.asarray([b.stalls for b in cat.BURSTS])[kind_of_burst][rows]
+    low = np.asarray([b.low_minor for b in cat.BURSTS])[kind_of_burst][rows]
+    high = np.asarray([b.high_minor for b in cat.BURSTS])[kind_of_burst][rows]
+    online = np.asarray([c.online for c in cat.CATEGORIES])[category]
+    return today.in_person(
+        ts_ms=start[rows] + (rng.random(rows.size) * span[rows]).astype(np.int64),
+        payer=payer,
+        payee=np.where(stalls, each, one_merchant),
+        kind=EventKind.PURCHASE,
+        amount_minor=low + (rng.random(rows.size) * (high - low)).astype(np.int64) // 100 * 100,
+        channel=np.where(online, CHANNEL_CODE[Channel.ONLINE], CHANNEL_CODE[Channel.QR]).astype(np.int8),
     )
 
 

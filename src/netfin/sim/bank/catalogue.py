@@ -98,6 +98,30 @@ RESALE_CATEGORIES = ("electronics", "jewellery")
 
 
 @dataclass(frozen=True, slots=True)
+class Burst:
+    """Legitimate bursts of small payments within minutes, which look a little like card testing.
+
+    ``stalls`` bursts go to several merchants (a food court), the others to
+    one (a metro operator, a game's top-up page). Amounts are drawn uniformly
+    in whole yuan from ``low_minor`` to ``high_minor``.
+    """
+
+    name: str
+    category: str
+    stalls: bool
+    low_minor: int
+    high_minor: int
+
+
+BURSTS: tuple[Burst, ...] = (
+    Burst("food_court", "fast_food", True, 500, 3_000),
+    Burst("snacks", "convenience", True, 200, 1_500),
+    Burst("metro_rides", "taxi", False, 200, 900),
+    Burst("game_top_ups", "digital_goods", False, 100, 3_000),
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Utility:
     """A monthly bill every household (``share`` of them) pays to the local provider."""
 

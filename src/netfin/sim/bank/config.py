@@ -32,6 +32,8 @@ BATCH_ROWS_MAX = 4_194_304
 MERCHANTS_MIN = 16  # at least one merchant for every category
 MERCHANTS_MAX = 1_000_000
 SCENARIO_RATE_MAX = 0.05  # a stream that is more than 5% one fraud teaches nothing real
+NOISE_RATE_CODE = "noise_rate_out_of_range"
+LARGE_NEW_PAYEE_YEARLY_MAX = 52.0  # more than one a week is a business, not a person
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,54 @@ class ScenarioRates:
 
 
 @dataclass(frozen=True, slots=True)
+class NoiseRates:
+    """How often legitimate customers do what a naive fraud model takes for fraud.
+
+    Real customers change phones, borrow a tablet, pay a contractor a large
+    first sum, work night shifts, travel and tap through a food court; without
+    this noise the scenarios are separable by construction. Shares are per
+    customer (or per event where named); ``large_new_payee_yearly`` is a count
+    per person per year.
+    """
+
+    new_phone_daily: float = 0.0015  # customers who switch to a new phone that day (kept afterwards)
+    occasional_device_owners: float = 0.3  # customers who also own a rarely used tablet or laptop
+    occasional_device_use: float = 0.02  # share of an owner's device payments made on it
+    large_new_payee_yearly: float = 3.0  # rent deposits, contractors, tuition, a used car, family support
+    night_worker_share: float = 0.05  # persons on night shifts
+    night_shift_use: float = 0.6  # share of a night worker's own-time payments moved to the night
+    travel_daily: float = 0.025  # customers away from home (another city) that day
+    burst_daily: float = 0.006  # persons tapping through a burst of small merchant payments that day
+
+    def __post_init__(self) -> None:
+        for name in (
+            "new_phone_daily",
+            "occasional_device_owners",
+            "occasional_device_use",
+            "night_worker_share",
+            "night_shift_use",
+            "travel_daily",
+            "burst_daily",
+        ):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise InvalidInput(
+                    f"noise rate {name}={value} is outside [0, 1]", code="noise_rate_out_of_range"
+                )
+        if not 0 <= self.large_new_payee_yearly <= LARGE_NEW_PAYEE_YEARLY_MAX:
+            raise InvalidInput(
+                f"large_new_payee_yearly={self.large_new_payee_yearly} is outside "
+                f"[0, {LARGE_NEW_PAYEE_YEARLY_MAX}]",
+                code=NOISE_RATE_CODE,
+            )
+
+    @classmethod
+    def none(cls) -> NoiseRates:
+        """No legitimate noise: customers who never surprise a model (the old, separable bank)."""
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
 class BankConfig:
     """One synthetic-bank run.
 
@@ -92,6 +142,7 @@ class BankConfig:
     ``calibration_dir`` is the PaySim parameter directory; ``None`` or a
     directory that does not exist selects the built-in defaults.
     ``batch_rows_max`` bounds each Arrow batch (and Parquet row group).
+    ``noise`` sets how often legitimate customers look unusual.
     """
 
     seed: int = 7
@@ -101,6 +152,7 @@ class BankConfig:
     days: int = 30
     start_ms: int = START_MS_DEFAULT
     rates: ScenarioRates = field(default_factory=ScenarioRates)
+    noise: NoiseRates = field(default_factory=NoiseRates)
     calibration_dir: Path | None = None
     batch_rows_max: int = 262_144
 

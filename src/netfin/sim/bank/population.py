@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from math import ceil
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +33,9 @@ NEW_CUSTOMER_SHARE = 0.04  # persons onboarded in the last quarter
 NEW_CUSTOMER_ACTIVITY = 0.5  # new customers have not yet moved their spending to us
 MULE_SHARE = 0.001
 MULES_MIN = 6
+SPARE_DEVICES_MAX = 4_000_000  # each device pool wraps around beyond this (a 10 M-customer year)
 SYNTHETIC_EVENTS_MEAN = 14.0  # payments in one bust-out (see scenarios)
+BURST_SIZE_MEAN = 8.0  # payments in a legitimate burst of small ones (see behaviour)
 PAYEE_KINDS: tuple[PayeeKind, ...] = tuple(PayeeKind)
 PAYEE_KIND_CODE = {kind: code for code, kind in enumerate(PAYEE_KINDS)}
 
@@ -156,15 +159,22 @@ class PartyTable:
 class DeviceTable:
     """Device ids: index 0 is "" (no device); customer i owns ``start[i] .. start[i] + count[i] - 1``.
 
-    The fraud pool after them are the devices fraudsters log in from; they are
-    shared across victims, as a fraud ring's phones are.
+    The last of those is a rarely used tablet or laptop where ``occasional[i]``.
+    The fraud pool after them are devices shared across a fraud ring's victims;
+    then the spare phones customers switch to (handed out in order by
+    ``DeviceState``) and the fresh devices of single fraud incidents.
     """
 
     ids: pa.Array
     start: I32
     count: I8
+    occasional: Bools
     fraud_start: int
     fraud_count: int
+    spare_start: int
+    spare_count: int
+    fresh_start: int
+    fresh_count: int
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -244,6 +254,7 @@ class Population:
     friends: I32  # whom each person pays: mostly neighbours; directed
     bnpl_provider: I32  # per customer: the lender's party index, -1 if none
     abroad_payee: I32  # per customer: family or supplier abroad, -1 if none
+    night_worker: Bools  # per customer: works nights, so pays at night too
     fraud: FraudRoles
     opening_balance_minor: I64
     expected_daily_events: float  # legitimate events, used to turn fraud shares into incident counts
@@ -289,9 +300,12 @@ def build_population(config: BankConfig, calibration: Calibration) -> Population
     housing = _housing(rng, layout, homes.place)
     friend_start, friends = _friends(rng, homes.place[:persons])
     merchants = _merchants(rng, layout)
-    expected = _expected_daily_events(habits, work, housing)
+    expected = _expected_daily_events(habits, work, housing) + _expected_daily_noise(config)
     parties = _parties(rng, layout, segment, merchants)
-    devices = _devices(rng, segment)
+    devices = _devices(rng, segment, config)
+    night_worker = (np.arange(customers) < persons) & (
+        rng.random(customers) < config.noise.night_worker_share
+    )
     opening_minor = _opening_balances(rng, persons, layout.businesses)
     # Fraud roles are drawn last so the fraud rates change nothing else about the population.
     fraud = _fraud_roles(rng, config, segment, expected)
@@ -309,6 +323,7 @@ def build_population(config: BankConfig, calibration: Calibration) -> Population
         friends=friends,
         bnpl_provider=bnpl,
         abroad_payee=abroad,
+        night_worker=night_worker,
         fraud=fraud,
         opening_balance_minor=opening_minor,
         expected_daily_events=expected,
@@ -336,18 +351,40 @@ def _id_width(count: int) -> int:
     return max(ID_DIGITS_MIN, len(str(max(count - 1, 0))))
 
 
-def _devices(rng: np.random.Generator, segment: I8) -> DeviceTable:
-    """Persons own 1-3 devices, businesses 1-3 terminals, new customers one phone."""
+def _devices(rng: np.random.Generator, segment: I8, config: BankConfig) -> DeviceTable:
+    """Persons own 1-3 devices, businesses 1-3 terminals, new customers one phone; some a tablet too.
+
+    After the customers' own devices come the fraud ring's shared pool, the
+    spare phones customers switch to during the run, and the fresh devices
+    fraudsters log in from (one per incident, reused only when the run
+    outgrows the pool). Pool sizes depend on the run's size and noise, never
+    on its fraud rates, so fraud leaves every legitimate device id as it was.
+    """
     n = segment.size
     count = rng.choice([1, 2, 3], size=n, p=[0.55, 0.35, 0.10])
     count = np.where(segment == cat.SEGMENT_CODE["business"], rng.choice([1, 2, 3], size=n), count)
-    count = np.where(segment == cat.SEGMENT_CODE["new_customer"], 1, count).astype(np.int8)
+    count = np.where(segment == cat.SEGMENT_CODE["new_customer"], 1, count)
+    occasional = rng.random(n) < config.noise.occasional_device_owners
+    count = (count + occasional).astype(np.int8)
     start = (1 + np.cumsum(count, dtype=np.int64) - count).astype(np.int32)
     owned = int(count.sum())
     fraud_count = max(16, n // 500)
-    width = _id_width(owned + fraud_count)
-    ids = pa.concat_arrays([pa.array([""], pa.string()), _ids("d", owned + fraud_count, width)])
-    return DeviceTable(ids, start, count, 1 + owned, fraud_count)
+    spare_count = min(SPARE_DEVICES_MAX, 64 + ceil(1.2 * n * config.noise.new_phone_daily * config.days))
+    fresh_count = min(SPARE_DEVICES_MAX, max(4096, n * config.days // 100))
+    total = owned + fraud_count + spare_count + fresh_count
+    ids = pa.concat_arrays([pa.array([""], pa.string()), _ids("d", total, _id_width(total))])
+    return DeviceTable(
+        ids=ids,
+        start=start,
+        count=count,
+        occasional=occasional,
+        fraud_start=1 + owned,
+        fraud_count=fraud_count,
+        spare_start=1 + owned + fraud_count,
+        spare_count=spare_count,
+        fresh_start=1 + owned + fraud_count + spare_count,
+        fresh_count=fresh_count,
+    )
 
 
 def _habits(
@@ -536,6 +573,13 @@ def _expected_daily_events(habits: tuple[F32, F32], work: Employment, housing: H
     )
     expected: float = habits[0].sum(dtype=np.float64).item() + monthly / MONTH_DAYS
     return expected
+
+
+def _expected_daily_noise(config: BankConfig) -> float:
+    """Legitimate events per day the noise adds: large first payments and bursts of small ones."""
+    noise = config.noise
+    burst_mean = BURST_SIZE_MEAN * noise.burst_daily
+    return config.person_count * (noise.large_new_payee_yearly / 365.0 + burst_mean)
 
 
 def _fraud_roles(rng: np.random.Generator, config: BankConfig, segment: I8, expected: float) -> FraudRoles:

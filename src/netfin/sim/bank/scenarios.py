@@ -9,14 +9,16 @@ Incidents are placed so they end before local midnight: a day is one chunk of
 the stream, and nothing may spill into the next.
 
 ``account_takeover``
-    A fraudster logs into a victim's account from a device of the fraud
-    ring's pool (new to the victim) in a place more than 500 km from home,
-    often at night, and within about 80 minutes drains 70-95% of the
-    balance in 2-5 payments to payees the victim (almost always) never
-    paid: mule accounts here or at another bank, or a phone or gold bought
-    online. The ring's devices are shared across its victims.
+    A fraudster logs into a victim's account from a device new to the
+    victim (mostly fresh for the incident, sometimes one of the ring's
+    shared pool) in a place more than 500 km from home, often at night,
+    and within about 80 minutes drains 70-95% of the balance in 2-5
+    payments to payees the victim (almost always) never paid: mule
+    accounts here or at another bank, or a phone or gold bought online.
+    Three in ten take over the victim's own phone instead (a SIM swap or
+    remote access): the victim's device, where the victim is.
 ``card_testing``
-    A stolen credential (a fraud-pool device, no location, online) makes a
+    A stolen credential (a device new to the victim, no location, online) makes a
     burst of 5-25 payments of 1-500 fen at card-not-present merchants
     within 1-8 minutes; four bursts in ten are followed within half an hour
     by one large electronics purchase.
@@ -24,9 +26,12 @@ the stream, and nothing may spill into the next.
     An authorised push-payment scam: the victim, on their own primary device
     where they usually are, in the daytime, pays a mule (a person they never
     paid) one to three large round sums totalling 40-95% of their balance
-    within two hours.
+    within two hours. Four in ten are slow instead (a romance or investment
+    scam): one payment a day for 2-5 days, each a round sum within the
+    victim's ordinary transfer range.
 ``mule_network``
-    A ring of 2-4 mule customers each receive 5-15 P2P payments from
+    A ring of 2-4 mule customers (ordinary customers with ordinary habits
+    until, and besides, their part in a ring) each receive 5-15 P2P payments from
     different scam victims within a few hours (fan-in), and pass them on in
     groups of 3-6 within 5 minutes to 3 hours of the last inflow: cash-out
     to their card, a transfer abroad to a scam-compound country, or a P2P to
@@ -40,6 +45,8 @@ the stream, and nothing may spill into the next.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from netfin.risk.events import EventKind, Scenario
@@ -49,10 +56,17 @@ from netfin.sim.bank.chunk import CHANNEL_CODE, F64, I8, I64, KIND_CODE, Channel
 from netfin.sim.bank.config import DAY_MS, HOUR_MS, MINUTE_MS, ScenarioRates
 
 # Mean events per incident, to turn a share of events into a number of incidents.
+FRESH_DEVICE_SHARE = 0.8  # incidents on a device of their own; the rest use the ring's shared pool
+TAKEOVER_OWN_DEVICE_SHARE = 0.3  # SIM swap or remote access: the victim's own phone, where they are
+SLOW_SCAM_SHARE = 0.4
+SLOW_SCAM_DAYS_MIN, SLOW_SCAM_DAYS_MAX = 2, 5
+SLOW_SCAM_SCALE_MAX = 2.5  # each payment up to this many of the victim's ordinary transfers
+SLOW_SCAM_SIGMA = 0.4
 EVENTS_PER_INCIDENT = {
     Scenario.ACCOUNT_TAKEOVER: 3.5,
     Scenario.CARD_TESTING: 15.4,
-    Scenario.APP_SCAM: 1.5,
+    Scenario.APP_SCAM: (1 - SLOW_SCAM_SHARE) * 1.5
+    + SLOW_SCAM_SHARE * (SLOW_SCAM_DAYS_MIN + SLOW_SCAM_DAYS_MAX) / 2,
     Scenario.MULE_NETWORK: 37.0,
 }
 TAKEOVER_BALANCE_MIN_MINOR = 100_000  # a takeover of an empty account moves nothing
@@ -75,14 +89,41 @@ def incident_counts(today: Today, rates: ScenarioRates) -> dict[Scenario, int]:
     }
 
 
-def fraud_day(today: Today, rates: ScenarioRates, balance_minor: I64) -> EventChunk:
+@dataclass(slots=True, eq=False)
+class SlowScams:
+    """Slow APP scams under way: who pays which mule, and for how many more days."""
+
+    victim: I64
+    mule: I64
+    days_left: I64
+
+    @classmethod
+    def empty(cls) -> SlowScams:
+        nothing = np.zeros(0, dtype=np.int64)
+        return cls(nothing, nothing.copy(), nothing.copy())
+
+    def add(self, victim: I64, mule: I64, days: I64) -> None:
+        self.victim = np.concatenate([self.victim, victim])
+        self.mule = np.concatenate([self.mule, mule])
+        self.days_left = np.concatenate([self.days_left, days])
+
+    def advance(self) -> None:
+        """One day of every scam has been paid; drop those that are over."""
+        self.days_left = self.days_left - 1
+        going = self.days_left > 0
+        self.victim, self.mule, self.days_left = self.victim[going], self.mule[going], self.days_left[going]
+
+
+def fraud_day(today: Today, rates: ScenarioRates, balance_minor: I64, scams: SlowScams) -> EventChunk:
     """All scenario events of one day (and the grooming of synthetic identities)."""
     counts = incident_counts(today, rates)
+    slow = int(today.rng.binomial(counts[Scenario.APP_SCAM], SLOW_SCAM_SHARE))
     return EventChunk.concat(
         [
             account_takeovers(today, counts[Scenario.ACCOUNT_TAKEOVER], balance_minor),
             card_testing(today, counts[Scenario.CARD_TESTING]),
-            app_scams(today, counts[Scenario.APP_SCAM], balance_minor),
+            app_scams(today, counts[Scenario.APP_SCAM] - slow, balance_minor),
+            slow_app_scams(today, slow, balance_minor, scams),
             mule_networks(today, counts[Scenario.MULE_NETWORK]),
             synthetic_grooming(today),
             synthetic_bust_outs(today),
@@ -107,8 +148,12 @@ def _starts(today: Today, hour_share: F64, n: int, latest_ms: int) -> I64:
 
 
 def _fraud_devices(today: Today, n: int) -> I64:
-    devices = today.population.devices
-    return devices.fraud_start + today.rng.integers(0, devices.fraud_count, n)
+    """One device per incident: mostly never seen before, sometimes one of the ring's shared pool."""
+    devices, rng = today.population.devices, today.rng
+    shared = devices.fraud_start + rng.integers(0, devices.fraud_count, n)
+    fresh = today.phones.fresh(devices, n)
+    chosen: I64 = np.where(rng.random(n) < FRESH_DEVICE_SHARE, fresh, shared)
+    return chosen
 
 
 def _mules(today: Today, n: int) -> I64:
@@ -143,7 +188,7 @@ def _new_payees(today: Today, payer_place: I64) -> tuple[I64, I8, I8]:
 
 
 def account_takeovers(today: Today, n: int, balance_minor: I64) -> EventChunk:
-    """New device, far away, new payees, most of the balance gone within about 80 minutes."""
+    """A new device far away (or the victim's own, near home), new payees, most of the balance gone fast."""
     rng = today.rng
     victim = _victims(today, n, balance_minor, TAKEOVER_BALANCE_MIN_MINOR)
     n = victim.size
@@ -153,6 +198,11 @@ def account_takeovers(today: Today, n: int, balance_minor: I64) -> EventChunk:
     where = rng.integers(0, len(cat.FRAUD_PLACES), n)
     lat = np.asarray([p.lat for p in cat.FRAUD_PLACES])[where] + rng.normal(0, FRAUD_PLACE_SPREAD_DEG, n)
     lon = np.asarray([p.lon for p in cat.FRAUD_PLACES])[where] + rng.normal(0, FRAUD_PLACE_SPREAD_DEG, n)
+    device = _fraud_devices(today, n)
+    own = rng.random(n) < TAKEOVER_OWN_DEVICE_SHARE
+    near_lat, near_lon = today.locate(victim)
+    lat, lon = np.where(own, near_lat, lat), np.where(own, near_lon, lon)
+    device = np.where(own, today.phones.primary[victim], device)
     payee, kind, channel = _new_payees(today, today.population.homes.place[victim[rows]].astype(np.int64))
     return make_chunk(
         ts_ms=start[rows] + rng.integers(2 * MINUTE_MS, 80 * MINUTE_MS, rows.size),
@@ -160,7 +210,7 @@ def account_takeovers(today: Today, n: int, balance_minor: I64) -> EventChunk:
         payee=payee,
         kind=kind,
         amount_minor=np.maximum(np.floor(drained), 100).astype(np.int64),
-        device=_fraud_devices(today, n)[rows],
+        device=device[rows],
         lat=lat[rows],
         lon=lon[rows],
         channel=channel,
@@ -221,12 +271,43 @@ def app_scams(today: Today, n: int, balance_minor: I64) -> EventChunk:
         payee=_mules(today, n)[rows],
         kind=EventKind.P2P,
         amount_minor=np.maximum(np.round(parts / 10_000), 1).astype(np.int64) * 10_000,
-        device=today.population.primary_device(payer),
+        device=today.phones.primary[payer],
         lat=lat,
         lon=lon,
         channel=Channel.APP,
         scenario=Scenario.APP_SCAM,
     )
+
+
+def slow_app_scams(today: Today, n: int, balance_minor: I64, scams: SlowScams) -> EventChunk:
+    """Scams that start today join those under way; each victim pays their mule once today.
+
+    Each payment is a round sum within the victim's ordinary transfer range,
+    so no single day looks unusual: only the new payee, paid again and again.
+    """
+    rng = today.rng
+    victim = _victims(today, n, balance_minor, SCAM_BALANCE_MIN_MINOR)
+    days = rng.integers(SLOW_SCAM_DAYS_MIN, SLOW_SCAM_DAYS_MAX + 1, victim.size)
+    scams.add(victim, _mules(today, victim.size), days)
+    payer, m = scams.victim, scams.victim.size
+    mean_minor = today.level(EventKind.P2P, payer) * rng.uniform(1.0, SLOW_SCAM_SCALE_MAX, m)
+    amount_minor = np.maximum(today.amounts(mean_minor, SLOW_SCAM_SIGMA, m) // 10_000, 1) * 10_000
+    start = _starts(today, cat.hour_share(cat.SHOP_HOUR_WEIGHTS), m, DAY_MS - MINUTE_MS)
+    lat, lon = today.locate(payer)
+    chunk = make_chunk(
+        ts_ms=start,
+        payer=payer,
+        payee=scams.mule,
+        kind=EventKind.P2P,
+        amount_minor=amount_minor,
+        device=today.phones.primary[payer],
+        lat=lat,
+        lon=lon,
+        channel=Channel.APP,
+        scenario=Scenario.APP_SCAM,
+    )
+    scams.advance()
+    return chunk
 
 
 def mule_networks(today: Today, n: int) -> EventChunk:
@@ -255,7 +336,7 @@ def mule_networks(today: Today, n: int) -> EventChunk:
         payee=slot_mule[rows].astype(np.int64),
         kind=EventKind.P2P,
         amount_minor=amount_minor,
-        device=today.population.primary_device(payer),
+        device=today.phones.primary[payer],
         lat=lat,
         lon=lon,
         channel=Channel.APP,
@@ -301,7 +382,7 @@ def _mule_outflows(
         payee=payee,
         kind=kind,
         amount_minor=np.maximum(np.floor(kept * rng.uniform(0.9, 0.99, m)), 1).astype(np.int64),
-        device=today.population.primary_device(mule),
+        device=today.phones.primary[mule],
         lat=lat,
         lon=lon,
         channel=Channel.APP,
@@ -344,7 +425,7 @@ def synthetic_bust_outs(today: Today) -> EventChunk:
         payee=payee,
         kind=kind,
         amount_minor=np.maximum(today.amounts(BUST_OUT_MEAN_MINOR, 0.6, rows.size) // 100, 1) * 100,
-        device=today.population.primary_device(payer),
+        device=today.phones.primary[payer],
         lat=lat,
         lon=lon,
         channel=channel,

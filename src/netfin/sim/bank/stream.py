@@ -22,12 +22,12 @@ import pyarrow as pa
 from netfin.core.errors import invariant
 from netfin.risk.events import EVENT_COLUMNS, EVENT_SCHEMA, EventKind, RiskEvent
 from netfin.sim.bank import catalogue as cat
-from netfin.sim.bank.behaviour import Day, Scales, Today, legitimate_day
+from netfin.sim.bank.behaviour import Day, DeviceState, Scales, Today, legitimate_day
 from netfin.sim.bank.calibration import Calibration, load_calibration
 from netfin.sim.bank.chunk import CHANNELS, I64, KIND_CODE, KINDS, SCENARIOS, EventChunk
 from netfin.sim.bank.config import BankConfig
 from netfin.sim.bank.population import PAYEE_KINDS, Population, build_population, make_rng
-from netfin.sim.bank.scenarios import fraud_day
+from netfin.sim.bank.scenarios import SlowScams, fraud_day
 
 CURRENCY = "CNY"
 LEGITIMATE_STREAM = 1  # rng keys: population 0, legitimate behaviour 1, fraud 2
@@ -50,33 +50,44 @@ CURRENCY_VOCABULARY = _vocabulary((CURRENCY,))
 
 @dataclasses.dataclass(slots=True)
 class BankRun:
-    """One run in progress: the population, the calibration and the balances that move day by day."""
+    """One run in progress: the population, the calibration and what moves day by day.
+
+    Balances, customers' current phones and the slow scams under way are the
+    only state carried from one day to the next.
+    """
 
     config: BankConfig
     calibration: Calibration
     population: Population
     scales: Scales
     balance_minor: I64
+    phones: DeviceState
+    scams: SlowScams
 
     @classmethod
     def start(cls, config: BankConfig) -> BankRun:
         calibration = load_calibration(config.calibration_dir)
         population = build_population(config, calibration)
         return cls(
-            config, calibration, population, Scales.of(calibration), population.opening_balance_minor.copy()
+            config,
+            calibration,
+            population,
+            Scales.of(calibration),
+            population.opening_balance_minor.copy(),
+            DeviceState.of(population.devices),
+            SlowScams.empty(),
         )
 
     def simulate_day(self, index: int) -> EventChunk:
         """Day ``index``'s events in stream order; balances move by them afterwards."""
         config = self.config
         day = Day.of(config, index)
-        legitimate = Today.begin(
-            self.population, self.scales, day, make_rng(config.seed, LEGITIMATE_STREAM, index)
-        )
+        rng = make_rng(config.seed, LEGITIMATE_STREAM, index)
+        legitimate = Today.begin(self.population, self.scales, day, rng, config.noise, self.phones)
         # Fraud sees the same whereabouts as legitimate behaviour but draws from its own generator.
         fraud = dataclasses.replace(legitimate, rng=make_rng(config.seed, FRAUD_STREAM, index))
         chunk = EventChunk.concat(
-            [legitimate_day(legitimate), fraud_day(fraud, config.rates, self.balance_minor)]
+            [legitimate_day(legitimate), fraud_day(fraud, config.rates, self.balance_minor, self.scams)]
         ).sorted_by_time()
         if len(chunk):
             invariant(
