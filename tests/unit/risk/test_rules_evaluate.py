@@ -98,6 +98,22 @@ CASES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
         P2P | {"payee_outflow_ratio_24h": 0.9, "payee_distinct_payers_24h": 6, "payee_sum_24h": 1_500_000},
         P2P | {"payee_outflow_ratio_24h": 0.3, "payee_distinct_payers_24h": 6, "payee_sum_24h": 1_500_000},
     ),
+    "mule_cash_out_after_fan_in": (
+        P2P
+        | {
+            "payer_fanin_24h": 6,
+            "payer_inflow_24h": 500_000,
+            "amount_minor": 200_000,
+            "first_time_payee": True,
+        },
+        P2P
+        | {
+            "payer_fanin_24h": 6,
+            "payer_inflow_24h": 500_000,
+            "amount_minor": 50_000,
+            "first_time_payee": True,
+        },
+    ),
     "mule_shared_device": ({"device_distinct_payers_24h": 4}, {"device_distinct_payers_24h": 3}),
     "bust_out_young_account_spike": (
         {"payer_age_days": 60.0, "payer_history_count": 8, "amount_z": 7.0, "amount_minor": 1_500_000},

@@ -83,8 +83,10 @@ HISTORY_FEATURES: tuple[str, ...] = (
     "payer_age_days",  # since the start of the payer's current retained activity
 )
 
-# Cross-entity: how much of what the payee received in 24 h it already paid out.
-FLOW_FEATURES: tuple[str, ...] = ("payee_outflow_ratio_24h",)
+# Cross-entity: how much of what the payee received in 24 h it already paid out; and what the
+# payer itself received in 24 h (up to this event), from how many distinct payers: a mule
+# cashing out has just been paid by many.
+FLOW_FEATURES: tuple[str, ...] = ("payee_outflow_ratio_24h", "payer_fanin_24h", "payer_inflow_24h")
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in WINDOW_FEATURES) + HISTORY_FEATURES + FLOW_FEATURES
 BOOLEAN_FEATURES: frozenset[str] = frozenset({"first_time_payee", "new_device", "rare_hour"})
@@ -115,4 +117,6 @@ def variable_types() -> dict[str, type]:
     for feature in WINDOW_FEATURES:
         types[feature.name] = int
     types["payer_history_count"] = int
+    types["payer_fanin_24h"] = int
+    types["payer_inflow_24h"] = int
     return types

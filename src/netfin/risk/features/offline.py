@@ -131,7 +131,7 @@ def compute_offline(
     merchant = np.asarray(pc.equal(table["payee_kind"], "merchant").to_numpy(zero_copy_only=False))
     small = (merchant & (amount <= config.small_merchant_max_minor)).astype(np.int64)
     payer, payer_names = _codes(table["payer"])
-    payee, _ = _codes(table["payee"])
+    payee, payee_names = _codes(table["payee"])
     device, _ = _codes(table["device"], empty_is_missing=True)
     groups = {
         Entity.PAYER: _Grouped(payer, ts),
@@ -165,6 +165,13 @@ def compute_offline(
     columns["payee_outflow_ratio_24h"] = pa.array(
         _outflow_ratio(groups[Entity.PAYER], amount, payee_as_payer, ts, inflow), pa.float64()
     )
+    payer_as_payee = np.asarray(
+        pc.fill_null(pc.index_in(table["payer"], value_set=payee_names), -1).to_numpy(zero_copy_only=False),
+        dtype=np.int64,
+    )
+    fanin, received = _payer_inflow(groups[Entity.PAYEE], payer, amount, payer_as_payee, ts)
+    columns["payer_fanin_24h"] = pa.array(fanin, pa.int64())
+    columns["payer_inflow_24h"] = pa.array(received, pa.int64())
     return pa.table(columns)
 
 
@@ -210,6 +217,46 @@ def _outflow_ratio(
     outflow = cumulative[high] - cumulative[np.minimum(low, high)]
     ratio[known] = [min(1.0, o / i) for o, i in zip(outflow.tolist(), inflow[known].tolist(), strict=True)]
     return ratio
+
+
+def _payer_inflow(
+    payees: _Grouped, payer: np.ndarray, amount: np.ndarray, payer_as_payee: np.ndarray, ts: np.ndarray
+) -> tuple[list[int], list[int]]:
+    """Per event: distinct payers and money that paid this event's payer in 24 h, up to this event.
+
+    One merge per payee group: the group's own inflows (in stream order) and the events its
+    holder pays (the queries, in stream order), two pointers over the inflows.
+    """
+    n = len(ts)
+    fanin, received = [0] * n, [0] * n
+    queries = np.flatnonzero(payer_as_payee >= 0)
+    if len(queries) == 0:
+        return fanin, received
+    order = np.argsort(payer_as_payee[queries], kind="stable")
+    q_rows, q_codes = queries[order].tolist(), payer_as_payee[queries][order].tolist()
+    g, t, rows = payees.g.tolist(), payees.t.tolist(), payees.rows.tolist()
+    payers, amounts, times = payer.tolist(), amount.tolist(), ts.tolist()
+    starts = np.searchsorted(payees.g, np.asarray(q_codes), side="left").tolist()
+    seen: Counter[int] = Counter()
+    current, low, next_in, total = -1, 0, 0, 0
+    for q_row, code, start in zip(q_rows, q_codes, starts, strict=True):
+        if code != current:
+            seen.clear()
+            current, low, next_in, total = code, start, start, 0
+        while next_in < len(g) and g[next_in] == code and rows[next_in] <= q_row:
+            seen[payers[rows[next_in]]] += 1
+            total += amounts[rows[next_in]]
+            next_in += 1
+        edge = times[q_row] - FLOW_SPAN_MS
+        while low < next_in and t[low] <= edge:
+            party = payers[rows[low]]
+            seen[party] -= 1
+            if not seen[party]:
+                del seen[party]
+            total -= amounts[rows[low]]
+            low += 1
+        fanin[q_row], received[q_row] = len(seen), total
+    return fanin, received
 
 
 FEATURE_COLUMNS_ORDER = tuple(f.name for f in WINDOW_FEATURES) + HISTORY_FEATURES + FLOW_FEATURES

@@ -223,6 +223,13 @@ class OnlineFeatures:
         features.update(_window_values(windows))
         outflow_state = payer if event.payee == event.payer else states.get("p:" + event.payee)
         features["payee_outflow_ratio_24h"] = _outflow_ratio(outflow_state, event, payee)
+        received = payee if event.payee == event.payer else states.get("e:" + event.payer)
+        low = event.ts_ms - FLOW_SPAN_MS
+        if isinstance(received, EntityWindows):
+            features["payer_fanin_24h"] = received.distinct_after(FLOW_SPAN_MS, low)
+            features["payer_inflow_24h"] = received.sum_after(FLOW_SPAN_MS, low)
+        else:
+            features["payer_fanin_24h"] = features["payer_inflow_24h"] = 0
         return features, changed
 
 
@@ -232,6 +239,7 @@ def _keys(event: RiskEvent) -> list[str]:
         keys.append("d:" + event.device)
     if event.payee != event.payer:
         keys.append("p:" + event.payee)
+        keys.append("e:" + event.payer)
     return keys
 
 

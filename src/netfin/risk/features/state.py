@@ -83,6 +83,20 @@ class EntityWindows:
             total -= amount
         return total
 
+    def distinct_after(self, span_ms: int, low_ts_ms: int) -> int:
+        """Distinct counterparties of the span's events later than ``low_ts_ms``, without moving it."""
+        i = self.index(span_ms)
+        seen = self.distinct[i]
+        if seen is None:
+            return 0
+        gone: Counter[str] = Counter()
+        for k in range(self.pointers[i] - self.base, len(self.entries)):
+            ts, _, party, _ = self.entries[k]
+            if ts > low_ts_ms:
+                break
+            gone[party] += 1
+        return len(seen) - sum(1 for party, n in gone.items() if seen[party] == n)
+
     def to_plain(self) -> list[Any]:
         return [
             list(self.spans),

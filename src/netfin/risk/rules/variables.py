@@ -70,6 +70,8 @@ FEATURE_VARIABLES: Mapping[str, type] = MappingProxyType(
         "geo_distance_km": float,
         "payer_age_days": float,
         "payee_outflow_ratio_24h": float,
+        "payer_fanin_24h": int,
+        "payer_inflow_24h": int,
     }
 )
 
