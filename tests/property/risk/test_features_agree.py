@@ -145,3 +145,13 @@ def test_state_is_bounded_by_the_retention() -> None:
     features = online.observe(late)
     assert features["payer_count_30d"] == 1 and features["payer_history_count"] == 0
     assert len(store) <= 4  # everything idle for longer than the retention is gone
+
+
+def test_history_replayed_in_small_chunks_gives_the_same_features(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks hold whole payers, whatever their size, so chunking changes no value."""
+    from netfin.risk.features import offline
+
+    table = events_to_table(stream(13, 2_000))
+    whole = compute_offline(table)
+    monkeypatch.setattr(offline, "HISTORY_CHUNK_ROWS", 37)
+    assert compute_offline(table).equals(whole)

@@ -175,31 +175,52 @@ def compute_offline(
     return pa.table(columns)
 
 
+HISTORY_CHUNK_ROWS = 500_000  # payers are replayed this many events at a time (whole payers)
+_HISTORY_DTYPES = {name: np.bool_ if name in BOOLEAN_FEATURES else np.float64 for name in HISTORY_FEATURES}
+_HISTORY_DTYPES["payer_history_count"] = np.int64
+
+
 def _history(table: pa.Table, grouped: _Grouped, config: FeatureConfig) -> dict[str, pa.Array]:
-    """Replay each payer's events, in stream order, through ``PayerHistory``."""
-    ts, amounts = table["ts_ms"].to_pylist(), table["amount_minor"].to_pylist()
-    payees, devices = table["payee"].to_pylist(), table["device"].to_pylist()
-    lats, lons = table["lat"].to_pylist(), table["lon"].to_pylist()
-    out: dict[str, list[object]] = {name: [None] * len(ts) for name in HISTORY_FEATURES}
+    """Replay each payer's events, in stream order, through ``PayerHistory``.
+
+    Whole payers at a time, about ``HISTORY_CHUNK_ROWS`` events per chunk, so only one chunk's
+    events are Python objects at once; the results go straight into numpy columns.
+    """
+    out = {name: np.zeros(table.num_rows, dtype=dtype) for name, dtype in _HISTORY_DTYPES.items()}
+    columns = table.select(["ts_ms", "amount_minor", "payee", "device", "lat", "lon"])
+    start, n = 0, len(grouped.rows)
+    while start < n:
+        stop = _chunk_end(grouped.g, start, HISTORY_CHUNK_ROWS)
+        rows = grouped.rows[start:stop]
+        found = _replay_payers(columns.take(pa.array(rows)), grouped.g[start:stop].tolist(), config)
+        for name, values in found.items():
+            out[name][rows] = values
+        start = stop
+    return {name: pa.array(values) for name, values in out.items()}
+
+
+def _chunk_end(groups: np.ndarray, start: int, size: int) -> int:
+    """The end of a chunk of about ``size`` rows from ``start`` that never splits a group."""
+    if start + size >= len(groups):
+        return len(groups)
+    end = int(np.searchsorted(groups, groups[start + size], side="left"))
+    return end if end > start else int(np.searchsorted(groups, groups[start], side="right"))
+
+
+def _replay_payers(chunk: pa.Table, groups: list[int], config: FeatureConfig) -> dict[str, list[object]]:
+    ts, amounts = chunk["ts_ms"].to_pylist(), chunk["amount_minor"].to_pylist()
+    payees, devices = chunk["payee"].to_pylist(), chunk["device"].to_pylist()
+    lats, lons = chunk["lat"].to_pylist(), chunk["lon"].to_pylist()
+    found: dict[str, list[object]] = {name: [None] * len(ts) for name in HISTORY_FEATURES}
     state, current = PayerHistory(), -1
-    for row, group in zip(grouped.rows.tolist(), grouped.g.tolist(), strict=True):
+    for i, group in enumerate(groups):
         if group != current:
             state, current = PayerHistory(), group
-        args = (ts[row], amounts[row], payees[row], devices[row], lats[row], lons[row], config)
+        args = (ts[i], amounts[i], payees[i], devices[i], lats[i], lons[i], config)
         for name, value in state.features(*args).items():
-            out[name][row] = value
+            found[name][i] = value
         state.observe(*args)
-    arrays: dict[str, pa.Array] = {}
-    for name, values in out.items():
-        kind = (
-            pa.bool_()
-            if name in BOOLEAN_FEATURES
-            else pa.int64()
-            if name == "payer_history_count"
-            else pa.float64()
-        )
-        arrays[name] = pa.array(values, kind)
-    return arrays
+    return found
 
 
 def _outflow_ratio(
