@@ -39,6 +39,8 @@ from netfin.risk.features import MemoryStateStore, OnlineFeatures, RedisStateSto
 from netfin.risk.features.online import StateStore
 from netfin.risk.rules import (
     DEFAULT_RULESET_PATH,
+    OVERRIDE_ALLOW,
+    OVERRIDE_BLOCK,
     Override,
     OverrideKind,
     Overrides,
@@ -139,7 +141,7 @@ class RiskEngine:
         variables.update(features)
         ruleset = self.rules.current()
         outcome = decide(ruleset, self.overrides, variables, now_ms=event.ts_ms)
-        overridden = any(hit.code.startswith("override_") for hit in outcome.hits)
+        overridden = any(hit.code in (OVERRIDE_BLOCK, OVERRIDE_ALLOW) for hit in outcome.hits)
         score = None if self.champion is None or overridden else self.champion.score(variables)
         shadow = None if self.challenger is None else self.challenger.score(variables)
         policy_reasons: list[Reason] = []
