@@ -138,8 +138,8 @@ def test_analysts_label_decisions(bank: Bank) -> None:
     label = bank.risk.label(ANALYST, decision.decision_id, "false_positive", note="known payee")
     assert label.outcome.value == "false_positive"
     assert bank.risk.review_queue(limit=5) == []  # labelled decisions leave the queue
-    pairs = bank.risk.store.labelled_decisions(limit=10)  # type: ignore[union-attr]
-    assert [(d.decision_id, lab.outcome.value) for d, lab in pairs] == [
+    pairs = bank.risk.store.training_pairs(limit=10)  # type: ignore[union-attr]
+    assert [(d.decision_id, outcome and outcome.value) for d, outcome in pairs] == [
         (decision.decision_id, "false_positive")
     ]
     with pytest.raises(InvalidInput):

@@ -23,15 +23,13 @@ from rich.table import Table
 from netfin.core.errors import NetfinError
 from netfin.risk import metrics
 from netfin.risk.evaluation import (
-    CATEGORICAL,
     evaluate_history,
     featurise,
-    model_features,
     train_from_decisions,
 )
 from netfin.risk.events import EVENT_COLUMNS
 from netfin.risk.mapping import load_history, load_mapping
-from netfin.risk.model import TrainConfig, save
+from netfin.risk.model import save
 from netfin.risk.rules import backtest, load_default_ruleset, load_ruleset
 from netfin.risk.store import RiskStore
 from netfin.sim.bank import BankConfig, write_parquet
@@ -275,6 +273,3 @@ def monitor_command(
     _emit(body) if json else out.print(
         f"PSI {_f(value)} ({verdict}); baseline {len(baseline):,}, current {len(current):,}"
     )
-
-
-__all__ = ["CATEGORICAL", "TrainConfig", "model_features", "risk_app"]

@@ -21,7 +21,7 @@ go through the same service, each change audited.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -125,7 +125,6 @@ class RiskEngine:
         self.log = log
         self.audit = audit
         self.overrides = Overrides.of([])
-        self.on_decision: Callable[[Decision], None] | None = None
         # Overrides live in the database, shared by every worker; each engine rereads them this often.
         self.overrides_refresh_ns = OVERRIDES_REFRESH_NS
         self._overrides_read_ns = -OVERRIDES_REFRESH_NS
@@ -168,8 +167,6 @@ class RiskEngine:
         )  # fmt: skip
         if self.log is not None:
             self.log.append(decision)
-        if self.on_decision is not None:
-            self.on_decision(decision)
         return decision
 
     # Analysts ------------------------------------------------------------
@@ -262,13 +259,6 @@ class RiskEngine:
 
 def _plain(features: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (v if not isinstance(v, float) or v == v else None) for k, v in features.items()}
-
-
-def decisions_actions(decisions: Sequence[Decision]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for d in decisions:
-        counts[d.action.value] = counts.get(d.action.value, 0) + 1
-    return counts
 
 
 def risk_engine_from_env(

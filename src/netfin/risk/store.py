@@ -248,28 +248,6 @@ class RiskStore:
             c.execute(sa.delete(risk_labels).where(risk_labels.c.decision_id == label.decision_id))
             c.execute(sa.insert(risk_labels), [values])
 
-    def labels(self) -> list[Label]:
-        with self.engine.connect() as c:
-            rows = c.execute(sa.select(risk_labels).order_by(risk_labels.c.labelled_ns))
-            return [Label(r.decision_id, Outcome(r.outcome), r.analyst, r.note, r.labelled_ns) for r in rows]
-
-    def labelled_decisions(self, limit: int) -> list[tuple[Decision, Label]]:
-        query = (
-            sa.select(risk_decisions, risk_labels.c.outcome, risk_labels.c.analyst, risk_labels.c.note,
-                      risk_labels.c.labelled_ns)
-            .join(risk_labels, risk_labels.c.decision_id == risk_decisions.c.decision_id)
-            .order_by(risk_decisions.c.decided_ns)
-            .limit(limit)
-        )  # fmt: skip
-        with self.engine.connect() as c:
-            return [
-                (
-                    decision_from_row(r),
-                    Label(r.decision_id, Outcome(r.outcome), r.analyst, r.note, r.labelled_ns),
-                )
-                for r in c.execute(query)
-            ]
-
     def put_override(self, entry: Override) -> None:
         values = {
             "party": entry.party, "kind": entry.kind.value, "reason": entry.reason, "set_by": entry.set_by,

@@ -22,9 +22,9 @@ from netfin.core.errors import NotFound
 from netfin.core.ids import format_id
 from netfin.identity.model import Actor, Role
 from netfin.risk.decisions import Decision
+from netfin.risk.service import EXPIRES_AT_MS_MAX
 
 router = APIRouter(prefix="/v1/risk", tags=["risk"])
-EXPIRES_AT_MS_MAX = (2**63 - 1) // 1_000_000  # stored in nanoseconds as a 64-bit integer: 2262-04-11
 Analyst = Annotated[Principal, Depends(deps.session(Role.RISK_ANALYST, Role.OPERATOR, Role.COMPLIANCE))]
 DecisionPath = Annotated[str, PathParam(min_length=4, max_length=40, pattern=r"^rd-[0-9a-f]{32}$")]
 PartyPath = Annotated[str, PathParam(min_length=1, max_length=64)]

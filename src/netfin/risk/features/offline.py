@@ -19,7 +19,6 @@ import pyarrow.compute as pc
 from netfin.core.errors import NetfinError
 from netfin.risk.features.catalogue import (
     BOOLEAN_FEATURES,
-    FLOW_FEATURES,
     HISTORY_FEATURES,
     SPANS_MS,
     WINDOW_FEATURES,
@@ -278,6 +277,3 @@ def _payer_inflow(
             low += 1
         fanin[q_row], received[q_row] = len(seen), total
     return fanin, received
-
-
-FEATURE_COLUMNS_ORDER = tuple(f.name for f in WINDOW_FEATURES) + HISTORY_FEATURES + FLOW_FEATURES

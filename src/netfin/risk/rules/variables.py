@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from netfin.risk.events import RiskEvent
+from netfin.risk.features.catalogue import FeatureConfig
 
 # China Standard Time has no daylight saving: local hour is UTC + 8 all year.
-CHINA_UTC_OFFSET_HOURS = 8
-MS_PER_HOUR = 3_600_000
+_LOCAL_TIME = FeatureConfig()  # one definition of the bank's local time, the features'
 
 EVENT_VARIABLES: Mapping[str, type] = MappingProxyType(
     {
@@ -80,7 +80,7 @@ DEFAULT_VARIABLES: Mapping[str, type] = MappingProxyType(dict(EVENT_VARIABLES) |
 
 def local_hour(ts_ms: int) -> int:
     """The hour of day (0-23) in China time, which is what "night" means to the bank's customers."""
-    return (ts_ms // MS_PER_HOUR + CHINA_UTC_OFFSET_HOURS) % 24
+    return _LOCAL_TIME.local_hour(ts_ms)
 
 
 def event_variables(event: RiskEvent) -> dict[str, object]:
