@@ -1,0 +1,128 @@
+"""Anti-money-laundering and supervision: alerts, cases, filings, screening, ownership, news.
+
+Tables: aml_alerts, aml_case_events, aml_cases, aml_cursors, aml_filings.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-27
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "aml_alerts",
+        sa.Column("alert_id", sa.String(length=40), nullable=False),
+        sa.Column("dedup_key", sa.String(length=200), nullable=False),
+        sa.Column("scenario", sa.String(length=40), nullable=False),
+        sa.Column("scenario_version", sa.Integer(), nullable=False),
+        sa.Column("profile_version", sa.String(length=80), nullable=False),
+        sa.Column("account", sa.String(length=64), nullable=False),
+        sa.Column("party", sa.String(length=64), nullable=False),
+        sa.Column("ts_ms", sa.BigInteger(), nullable=False),
+        sa.Column("severity", sa.String(length=8), nullable=False),
+        sa.Column("typology", sa.String(length=40), nullable=False),
+        sa.Column("reason_en", sa.String(length=1000), nullable=False),
+        sa.Column("reason_zh", sa.String(length=1000), nullable=False),
+        sa.Column("facts", sa.JSON(), nullable=False),
+        sa.Column("txn_ids", sa.JSON(), nullable=False),
+        sa.Column("subgraph", sa.JSON(), nullable=False),
+        sa.Column("case_id", sa.String(length=40), nullable=False),
+        sa.Column("created_ns", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("alert_id", name=op.f("pk_aml_alerts")),
+        sa.UniqueConstraint("dedup_key", name=op.f("uq_aml_alerts_dedup_key")),
+    )
+    with op.batch_alter_table("aml_alerts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_aml_alerts_case_id"), ["case_id"], unique=False)
+        batch_op.create_index("ix_aml_alerts_party_ts", ["party", "ts_ms"], unique=False)
+
+    op.create_table(
+        "aml_case_events",
+        sa.Column(
+            "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
+        sa.Column("case_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("actor", sa.String(length=120), nullable=False),
+        sa.Column("at_ns", sa.BigInteger(), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_aml_case_events")),
+    )
+    with op.batch_alter_table("aml_case_events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_aml_case_events_case_id"), ["case_id"], unique=False)
+
+    op.create_table(
+        "aml_cases",
+        sa.Column("case_id", sa.String(length=40), nullable=False),
+        sa.Column("party", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("severity", sa.String(length=8), nullable=False),
+        sa.Column("opened_ns", sa.BigInteger(), nullable=False),
+        sa.Column("due_ns", sa.BigInteger(), nullable=False),
+        sa.Column("updated_ns", sa.BigInteger(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("alert_count", sa.Integer(), nullable=False),
+        sa.Column("typologies", sa.JSON(), nullable=False),
+        sa.Column("assignee", sa.String(length=80), nullable=True),
+        sa.Column("decision", sa.String(length=20), nullable=True),
+        sa.Column("decision_reason", sa.String(length=4000), nullable=True),
+        sa.Column("proposed_by", sa.String(length=80), nullable=True),
+        sa.Column("approved_by", sa.String(length=80), nullable=True),
+        sa.Column("filing_id", sa.String(length=40), nullable=True),
+        sa.PrimaryKeyConstraint("case_id", name=op.f("pk_aml_cases")),
+    )
+    with op.batch_alter_table("aml_cases", schema=None) as batch_op:
+        batch_op.create_index("ix_aml_cases_party_status", ["party", "status"], unique=False)
+        batch_op.create_index("ix_aml_cases_status_due", ["status", "due_ns"], unique=False)
+
+    op.create_table(
+        "aml_cursors",
+        sa.Column("consumer", sa.String(length=80), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("updated_ns", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", name=op.f("pk_aml_cursors")),
+    )
+    op.create_table(
+        "aml_filings",
+        sa.Column("filing_id", sa.String(length=40), nullable=False),
+        sa.Column("case_id", sa.String(length=40), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("layout", sa.String(length=20), nullable=False),
+        sa.Column("document", sa.LargeBinary(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("proposed_by", sa.String(length=80), nullable=False),
+        sa.Column("approved_by", sa.String(length=80), nullable=False),
+        sa.Column("created_ns", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("filing_id", name=op.f("pk_aml_filings")),
+    )
+    with op.batch_alter_table("aml_filings", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_aml_filings_case_id"), ["case_id"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("aml_filings", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_aml_filings_case_id"))
+
+    op.drop_table("aml_filings")
+    op.drop_table("aml_cursors")
+    with op.batch_alter_table("aml_cases", schema=None) as batch_op:
+        batch_op.drop_index("ix_aml_cases_status_due")
+        batch_op.drop_index("ix_aml_cases_party_status")
+
+    op.drop_table("aml_cases")
+    with op.batch_alter_table("aml_case_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_aml_case_events_case_id"))
+
+    op.drop_table("aml_case_events")
+    with op.batch_alter_table("aml_alerts", schema=None) as batch_op:
+        batch_op.drop_index("ix_aml_alerts_party_ts")
+        batch_op.drop_index(batch_op.f("ix_aml_alerts_case_id"))
+
+    op.drop_table("aml_alerts")
