@@ -17,7 +17,7 @@ short YAML file that names its columns (``mappings/paysim.yaml`` and
     amount: {column: amt, currency: EUR}       # major units, or minor_units: true
     currency: {column: ccy}                    # when it varies per row
     kind: {column: type, values: {PAYMENT: purchase}, default: other}
-    label: {column: is_fraud, fraud: ["1"], legitimate: ["0"]}
+    label: {column: is_fraud, fraud: ["1"], legitimate: ["0"]}   # optional
     scenario: {column: fraud_type}             # kept on fraud rows only
     extra_features: [V1..V28]                  # numeric columns passed through
 
@@ -161,7 +161,7 @@ class HistoryMapping(_Spec):
     kind: FieldSpec | None = None
     amount: AmountSpec
     currency: FieldSpec | None = None
-    label: LabelSpec
+    label: LabelSpec | None = None  # absent: an unlabelled history (every row 0)
     scenario: FieldSpec | None = None
     mcc: FieldSpec | None = None
     device: FieldSpec | None = None
@@ -213,7 +213,8 @@ class HistoryMapping(_Spec):
 
     def source_columns(self) -> list[str]:
         """Every column of the file that the mapping reads, in first-mention order."""
-        names = [self.time.column, self.amount.column, self.label.column]
+        names = [self.time.column, self.amount.column]
+        names += [self.label.column] if self.label is not None else []
         text_fields = (self.payer, self.payee, self.merchant, self.payee_kind, self.kind, self.currency)
         optional = (self.scenario, self.mcc, self.device, self.country, self.channel, self.segment)
         names += [f.column for f in (*text_fields, *optional) if f is not None and f.column is not None]
@@ -496,7 +497,9 @@ def _one_of(
     return values
 
 
-def _labels(batch: pa.RecordBatch, spec: LabelSpec, first_row: int) -> pa.Array:
+def _labels(batch: pa.RecordBatch, spec: LabelSpec | None, first_row: int) -> pa.Array:
+    if spec is None:
+        return pa.array(np.zeros(batch.num_rows, dtype=np.int8))
     text = pc.utf8_trim_whitespace(_as_text(batch.column(spec.column)))
     fraud = pc.is_in(text, value_set=pa.array(spec.fraud, pa.string()))
     if spec.legitimate is not None:

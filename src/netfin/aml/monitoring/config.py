@@ -36,15 +36,26 @@ KINDS: dict[str, frozenset[str]] = {
         {"channels", "window_hours", "thresholds_minor", "near_ratio", "min_near_count", "min_small_count"}
     ),
     "pass_through": frozenset({"window_hours", "out_ratio", "min_inflow_minor", "min_inflows"}),
-    "fan_in": frozenset({"window_hours", "min_counterparties", "min_total_minor"}),
-    "fan_out": frozenset({"window_hours", "min_counterparties", "min_total_minor"}),
+    "fan_in": frozenset({"channels", "window_hours", "min_counterparties", "min_total_minor"}),
+    "fan_out": frozenset({"channels", "window_hours", "min_counterparties", "min_total_minor"}),
     "round_trip": frozenset(
-        {"window_hours", "max_length", "time_ordered", "min_amount_minor", "hub_degree_max", "visits_max"}
+        {
+            "window_hours",
+            "min_length",
+            "max_length",
+            "time_ordered",
+            "min_amount_minor",
+            "leg_ratio",
+            "hub_degree_max",
+            "visits_max",
+        }
     ),
     "dormant_reactivation": frozenset({"dormant_days", "min_amount_minor"}),
     "high_risk_jurisdiction": frozenset({"countries", "min_amount_minor"}),
     "unusual_corridor": frozenset({"usual_corridors", "min_amount_minor"}),
 }
+# Optional everywhere: party_kinds (whose accounts the scenario watches; all when absent).
+_OPTIONAL = frozenset({"party_kinds", "time_ordered", "leg_ratio", "min_length"})
 _SCENARIO_KEYS = frozenset(
     {"code", "kind", "version", "typology", "severity", "params", "reason_en", "reason_zh", "enabled"}
 )
@@ -152,10 +163,10 @@ def _scenario(item: Any) -> Scenario:
     params = item.get("params")
     if not isinstance(params, dict):
         raise _bad(f"scenario {code}: params is a mapping")
-    missing = KINDS[kind] - {"time_ordered"} - params.keys()
+    missing = KINDS[kind] - _OPTIONAL - params.keys()
     if missing:
         raise _bad(f"scenario {code}: params lacks {sorted(missing)}")
-    _no_unknown(params, KINDS[kind], f"scenario {code} params")
+    _no_unknown(params, KINDS[kind] | _OPTIONAL, f"scenario {code} params")
     try:
         severity = Severity(item.get("severity", "medium")).value
     except ValueError:
@@ -183,7 +194,7 @@ def _param(code: str, name: str, value: Any) -> Any:
                 raise _bad(f"{where}: {currency!r} is not an ISO 4217 code")
             out[currency.upper()] = _count(amount, where, 0, 10**15)
         return out
-    if name.endswith("_ratio"):
+    if name.endswith("_ratio") or name == "leg_ratio":
         try:
             ratio = Decimal(str(value))
         except InvalidOperation:
@@ -193,7 +204,7 @@ def _param(code: str, name: str, value: Any) -> Any:
         return ratio
     if name == "window_hours":
         return _count(value, where, 1, WINDOW_HOURS_MAX)
-    if name == "max_length":
+    if name in {"max_length", "min_length"}:
         return _count(value, where, 2, 6)
     if name == "time_ordered":
         if not isinstance(value, bool):

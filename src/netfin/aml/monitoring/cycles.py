@@ -18,6 +18,7 @@ on the whole graph with python-igraph (``netfin.aml.graph``).
 from __future__ import annotations
 
 from collections import deque
+from decimal import Decimal
 from typing import Any
 
 from netfin.aml.monitoring.config import Scenario
@@ -35,6 +36,11 @@ class RoundTrips:
         p = scenario.params
         self.window_ms = scenario.window_ms()
         self.max_length = int(p["max_length"])
+        self.min_length = int(p.get("min_length", 2))
+        # Each leg keeps at least this share of the previous one (the same money, less a fee), and never
+        # more than the previous one divided by it: unrelated payments that happen to close a loop are not
+        # a round trip.
+        self.leg_ratio = Decimal(p.get("leg_ratio", Decimal(0)))
         self.time_ordered = bool(p.get("time_ordered", True))
         self.floors = scenario.amounts("min_amount_minor")
         self.hub_degree_max = int(p["hub_degree_max"])
@@ -92,14 +98,24 @@ class RoundTrips:
                     continue
                 if edge[2] < self.floors.get(txn.currency, 0):
                     continue
+                if legs and not self._same_money(legs[-1][1][2], edge[2]):
+                    continue
                 path = [*legs, (node, edge)]
                 if dst == target:
+                    if len(path) + 1 < self.min_length or not self._same_money(edge[2], txn.amount_minor):
+                        continue
                     found.append(path)
                     if len(found) >= CYCLES_PER_EVENT_MAX:
                         return found
                 elif dst not in on_path and len(path) < self.max_length - 1:
                     stack.append((dst, path, ts if self.time_ordered else oldest))
         return found
+
+    def _same_money(self, before: int, after: int) -> bool:
+        ratio = self.leg_ratio
+        return not ratio or (
+            Decimal(after) >= Decimal(before) * ratio and Decimal(before) >= Decimal(after) * ratio
+        )
 
     def _describe(self, txn: Txn, legs: list[tuple[str, _Edge]]) -> dict[str, Any]:
         edges: list[dict[str, Any]] = [

@@ -177,21 +177,28 @@ class StreamMonitor:
         if dst_mine:
             self._last_ms[txn.dst] = txn.ts_ms
             self._inflow(txn, alerts)
-        splitter = txn.dst if channel == Channel.CASH_IN else txn.src
-        if (src_mine and splitter == txn.src) or (dst_mine and splitter == txn.dst):
+        cash_in = channel == Channel.CASH_IN
+        splitter, kind = (txn.dst, txn.dst_kind) if cash_in else (txn.src, txn.src_kind)
+        if dst_mine if cash_in else src_mine:
             for s in by_kind.get("structuring", ()):
-                self._structuring(s, txn, splitter, alerts)
+                if _watches(s, kind):
+                    self._structuring(s, txn, splitter, alerts)
 
     def _outflow(self, txn: Txn, alerts: list[Alert]) -> None:
         for s in self._by_kind.get("fan_out", ()):
-            self._fan(s, txn, txn.src, txn.dst, alerts)
+            if _watches(s, txn.src_kind):
+                self._fan(s, txn, txn.src, txn.dst, alerts)
         for s in self._by_kind.get("pass_through", ()):
-            self._pass_out(s, txn, alerts)
+            if _watches(s, txn.src_kind):
+                self._pass_out(s, txn, alerts)
 
     def _inflow(self, txn: Txn, alerts: list[Alert]) -> None:
         for s in self._by_kind.get("fan_in", ()):
-            self._fan(s, txn, txn.dst, txn.src, alerts)
+            if _watches(s, txn.dst_kind):
+                self._fan(s, txn, txn.dst, txn.src, alerts)
         for s in self._by_kind.get("pass_through", ()):
+            if not _watches(s, txn.dst_kind):
+                continue
             threshold = s.amounts("min_inflow_minor").get(txn.currency)
             if threshold is None:
                 continue
@@ -217,7 +224,7 @@ class StreamMonitor:
 
     def _large_value(self, s: Scenario, txn: Txn, account: str, kind: str, alerts: list[Alert]) -> None:
         p = s.params
-        if txn.channel not in p["channels"] or kind not in p["party_kinds"]:
+        if txn.channel not in p["channels"] or not _watches(s, kind):
             return
         threshold = s.amounts("thresholds_minor").get(txn.currency)
         if threshold is None or not self._in_scope(p["scope"], txn):
@@ -299,7 +306,7 @@ class StreamMonitor:
 
     def _fan(self, s: Scenario, txn: Txn, account: str, other: str, alerts: list[Alert]) -> None:
         floor = s.amounts("min_total_minor").get(txn.currency)
-        if floor is None:
+        if floor is None or txn.channel not in s.params["channels"]:
             return
         w = self._window(s.code, account, txn.currency)
         w.prune(txn.ts_ms - s.window_ms())
@@ -403,6 +410,11 @@ class StreamMonitor:
         today = (self._now + self._offset_ms) // _DAY_MS
         self._days = {k: d for k, d in self._days.items() if d.day >= today}
         self._quiet = {k: until for k, until in self._quiet.items() if until > self._now}
+
+
+def _watches(s: Scenario, kind: str) -> bool:
+    kinds = s.params.get("party_kinds")
+    return kinds is None or kind in kinds
 
 
 def _day_text(day: int) -> str:

@@ -101,7 +101,7 @@ def test_fan_out() -> None:
 
 
 def test_round_trip_in_time_order_within_the_window() -> None:
-    ring = [tx("a", "b", 1_000_000, T0), tx("b", "c", 950_000, T0 + H), tx("c", "a", 900_000, T0 + 2 * H)]
+    ring = [tx("a", "b", 2_000_000, T0), tx("b", "c", 1_950_000, T0 + H), tx("c", "a", 1_900_000, T0 + 2 * H)]
     alerts = run(ring)
     trips = [a for a in alerts if a.scenario == "STR-ROUND-TRIP"]
     assert {a.account for a in trips} == {"a", "b", "c"}
@@ -110,10 +110,29 @@ def test_round_trip_in_time_order_within_the_window() -> None:
 
 
 def test_round_trip_out_of_order_or_too_slow_is_not_found() -> None:
-    shuffled = [tx("b", "c", 950_000, T0), tx("a", "b", 1_000_000, T0 + H), tx("c", "a", 900_000, T0 + 2 * H)]
+    shuffled = [
+        tx("b", "c", 1_950_000, T0),
+        tx("a", "b", 2_000_000, T0 + H),
+        tx("c", "a", 1_900_000, T0 + 2 * H),
+    ]
     assert "STR-ROUND-TRIP" not in codes(run(shuffled))
-    slow = [tx("a", "b", 1_000_000, T0), tx("b", "c", 950_000, T0 + 4 * DAY), tx("c", "a", 9e5, T0 + 8 * DAY)]  # type: ignore[arg-type]
+    slow = [
+        tx("a", "b", 2_000_000, T0),
+        tx("b", "c", 1_950_000, T0 + 4 * DAY),
+        tx("c", "a", 1_900_000, T0 + 8 * DAY),
+    ]
     assert "STR-ROUND-TRIP" not in codes(run(slow))
+
+
+def test_round_trips_need_the_same_money_on_every_leg_and_three_accounts() -> None:
+    unrelated = [
+        tx("a", "b", 2_000_000, T0),
+        tx("b", "c", 9_000_000, T0 + H),
+        tx("c", "a", 2_000_000, T0 + 2 * H),
+    ]
+    assert "STR-ROUND-TRIP" not in codes(run(unrelated))
+    own_accounts = [tx("a", "b", 2_000_000, T0), tx("b", "a", 2_000_000, T0 + H)]
+    assert "STR-ROUND-TRIP" not in codes(run(own_accounts))
 
 
 def test_a_cycle_of_seven_is_beyond_the_bound() -> None:
@@ -125,8 +144,8 @@ def test_a_cycle_of_seven_is_beyond_the_bound() -> None:
 
 
 def test_hub_accounts_are_not_expanded_and_the_search_is_bounded() -> None:
-    spokes = [tx("hub", f"leaf{i}", 200_000, T0 + i) for i in range(500)]
-    back = [tx("x", "hub", 200_000, T0 + 1_000), tx("leaf1", "x", 200_000, T0 + 2_000)]
+    spokes = [tx("hub", f"leaf{i}", 2_000_000, T0 + i) for i in range(500)]
+    back = [tx("x", "hub", 2_000_000, T0 + 1_000), tx("leaf1", "x", 2_000_000, T0 + 2_000)]
     monitor = StreamMonitor(load_profile())
     monitor.observe_many(spokes + back)
     assert monitor.round_trips is not None
@@ -232,7 +251,12 @@ def test_profiles_reject_unknown_keys_and_bad_thresholds() -> None:
                 "code": "X",
                 "kind": "fan_in",
                 "version": 1,
-                "params": {"window_hours": 24, "min_counterparties": 5, "min_total_minor": {"CNY": 1}},
+                "params": {
+                    "channels": ["transfer"],
+                    "window_hours": 24,
+                    "min_counterparties": 5,
+                    "min_total_minor": {"CNY": 1},
+                },
                 "reason_en": "fan-in $counterparties",
                 "reason_zh": "集中转入 $counterparties",
             }
