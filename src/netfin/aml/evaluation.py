@@ -168,8 +168,8 @@ def _pattern_scores(
     suspicious: set[str],
 ) -> list[PatternScore]:
     grouped: dict[str, list[frozenset[str]]] = defaultdict(list)
-    for typology, members in patterns.values():
-        grouped[typology].append(members)
+    for typology, accounts in patterns.values():
+        grouped[typology].append(accounts)
     out = []
     for typology in sorted(grouped):
         schemes = grouped[typology]
@@ -179,11 +179,11 @@ def _pattern_scores(
         out.append(
             PatternScore(
                 typology,
-                len(members),
+                len(schemes),
                 any_hits,
                 own_hits,
-                _ratio(any_hits, len(members)),
-                _ratio(own_hits, len(members)),
+                _ratio(any_hits, len(schemes)),
+                _ratio(own_hits, len(schemes)),
             )
         )
     return out
