@@ -15,9 +15,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from netfin.aml.monitoring.config import load_profile as load_aml_profile
+from netfin.aml.service import AmlService, Consumed
 from netfin.audit import AuditLog
 from netfin.core.clock import Clock, SystemClock
-from netfin.core.ids import IdSource, Uuid7Ids
+from netfin.core.ids import IdSource, Uuid7Ids, format_id
 from netfin.identity.consents import Consent, Consents
 from netfin.identity.credentials import Credentials
 from netfin.identity.model import Actor, BankProfile
@@ -33,6 +35,7 @@ from netfin.payments.fx.execute import FxExecution
 from netfin.payments.fx.pvp import PvpSettlements
 from netfin.payments.mandates import DeviceMandates
 from netfin.payments.orders import PaymentOrders
+from netfin.payments.orders.aml import txn_from_event
 from netfin.payments.orders.gateway import OrderGateway
 from netfin.payments.orders.risk import EngineRiskHook
 from netfin.payments.wallets import Wallets
@@ -157,6 +160,14 @@ class Bank:
         )
         self.fx_execution = FxExecution(engine, self.ledger, self.identity, self.audit, clock=clock, ids=ids)
         self.pvp = PvpSettlements(engine, self.ledger, self.identity, self.audit, clock=clock, ids=ids)
+        # AML watches settled payments from the outbox, never on the payment's synchronous path.
+        self.aml = AmlService(
+            engine,
+            self.audit,
+            load_aml_profile(environ.get("NETFIN_AML_PROFILE") or None),
+            clock=clock,
+            ids=ids,
+        )
         self.openbanking = OpenBanking(
             identity=self.identity, consents=self.consents, payments=self.payments, ledger=self.ledger,
             audit=self.audit, clock=clock,
@@ -197,6 +208,33 @@ class Bank:
             self.risk.log.flush()
         return review_daily_limits(self.wallets, actor, review=review)
 
+    def monitor_aml(self, *, limit: int = 5_000) -> Consumed:
+        """Feed the payments settled since the AML cursor through the monitoring scenarios."""
+        consumer = "aml.payments"
+        events = self.orders.outbox(after_seq=self.aml.cursor(consumer), limit=limit)
+        batch = []
+        for event in events:
+            txn = txn_from_event(event, home_country=self.settings.profile.country)
+            if txn is not None:
+                batch.append((int(event["seq"]), txn))
+        party_of = self._parties_of({key for _, t in batch for key in (t.src, t.dst)})
+        consumed = self.aml.consume(consumer, batch, party_of=party_of)
+        if events and consumed.cursor < int(events[-1]["seq"]):
+            self.aml.advance(consumer, int(events[-1]["seq"]))  # nothing settled in the rest of the page
+        return consumed
+
+    def _parties_of(self, endpoints: set[str]) -> dict[str, str]:
+        """Endpoint keys (``account:…``, ``wallet:…``) of our customers -> their party ids."""
+        accounts = [k.split(":", 1)[1] for k in endpoints if k.startswith("account:")]
+        wallets = [k.split(":", 1)[1] for k in endpoints if k.startswith("wallet:")]
+        found = {
+            f"account:{a.account_id}": format_id(a.party_id) for a in self.identity.get_accounts(accounts)
+        }
+        found |= {
+            f"wallet:{w}": format_id(wallet.party_id) for w, wallet in self.wallets.get_many(wallets).items()
+        }
+        return found
+
     def housekeeping(self) -> dict[str, int]:
         """The periodic work a running bank owes: finish what a crash left, expire what waited too long.
 
@@ -211,6 +249,7 @@ class Bank:
             "mandates_expired": self.mandates.expire_due(),
             "mandate_payments_reconciled": self.mandates.reconcile(),
             "fx_executions_recovered": len(self.fx_execution.recover()),
+            "aml_events_monitored": self.monitor_aml().events,
         }
 
     def close(self) -> None:

@@ -1021,6 +1021,7 @@ def _event_payload(order: PaymentOrder) -> dict[str, Any]:
         "currency": order.currency,
         "payer": order.payer.key,
         "payee": order.payee.key,
+        "payer_party": format_id(order.payer_party_id),
         "reason": order.status_reason,
         "original_order_id": order.original_order_id,
     }

@@ -1,0 +1,85 @@
+"""AML as the payment outbox's consumer: settled payments in, alerts on the payee's case, a durable cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from netfin.aml.monitoring.model import Txn
+from netfin.bank import Bank, BankSettings
+from netfin.core.clock import ManualClock
+from netfin.core.ids import format_id
+from netfin.identity.model import Actor, PartyKind
+from netfin.payments.orders import Endpoint, EndpointKind, OrderKind, OrderRequest, OrderStatus
+from netfin.payments.orders.aml import txn_from_event
+from netfin.payments.orders.service import AllowAll
+
+OPERATOR = Actor("operator", "operator-1")
+OFFICER = Actor("compliance", "officer-1")
+YUAN = 100
+
+
+@pytest.fixture
+def bank(store_url: str, clock: ManualClock) -> Iterator[Bank]:
+    opened = Bank(BankSettings(database_url=store_url), clock=clock)
+    opened.orders.sca = type(opened.orders.sca)(
+        threshold_minor={}, default_threshold_minor=10**12, new_payee=False
+    )
+    opened.orders.risk = AllowAll()
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def _customer(bank: Bank, name: str, phone: str, funds: int) -> tuple[int, str]:
+    party = bank.identity.register_party(OPERATOR, kind=PartyKind.PERSON, display_name=name, phone=phone)
+    account = bank.identity.open_account(OPERATOR, party.party_id, currency="CNY")
+    if funds:
+        bank.identity.deposit_cash(OPERATOR, account.account_id, funds)
+    return party.party_id, account.account_id
+
+
+def test_a_fan_in_of_settled_payments_opens_a_case_for_the_payee(bank: Bank, clock: ManualClock) -> None:
+    collector_party, collector = _customer(bank, "Collector", "+8613800000000", 0)
+    for i in range(12):
+        party, account = _customer(bank, f"Payer {i}", f"+86138000001{i:02d}", 5_000 * YUAN)
+        request = OrderRequest(
+            OrderKind.ACCOUNT_TO_ACCOUNT,
+            Endpoint(EndpointKind.ACCOUNT, account),
+            Endpoint(EndpointKind.ACCOUNT, collector),
+            3_000 * YUAN,
+            "CNY",
+        )
+        order = bank.orders.submit(OPERATOR, party, request, idempotency_key=f"fan-{i}")
+        assert order.status is OrderStatus.SETTLED
+        clock.advance(seconds=600)
+    consumed = bank.monitor_aml()
+    assert consumed.events == 12 and consumed.alerts_new >= 1 and consumed.cases_opened == 1
+    (case,) = bank.aml.cases.cases(OFFICER, party=format_id(collector_party))
+    assert "fan_in" in case.typologies
+    again = bank.monitor_aml()  # nothing new after the cursor
+    assert again.events == 0 and again.cursor == consumed.cursor
+    assert bank.housekeeping()["aml_events_monitored"] == 0
+
+
+def test_outbox_events_become_transactions() -> None:
+    event = {
+        "type": "payment.settled",
+        "order_id": "o-1",
+        "created_ns": 1_700_000_000_123_456_789,
+        "payload": {
+            "kind": "cross_border",
+            "amount_minor": 12_345,
+            "currency": "CNY",
+            "payer": "account:a1",
+            "payee": "external:DE89370400440532013000",
+        },
+    }
+    txn = txn_from_event(event, home_country="CN")
+    assert txn == Txn(
+        "o-1", 1_700_000_000_123, "account:a1", "external:DE89370400440532013000", 12_345, "CNY",
+        "cross_border", "person", "external", "CN", "DE",
+    )  # fmt: skip
+    assert txn_from_event({**event, "type": "payment.rejected"}, home_country="CN") is None
