@@ -15,11 +15,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from netfin.aml.cases import CaseService
 from netfin.aml.monitoring.config import load_profile as load_aml_profile
 from netfin.aml.service import AmlService, Consumed
 from netfin.audit import AuditLog
 from netfin.core.clock import Clock, SystemClock
 from netfin.core.ids import IdSource, Uuid7Ids, format_id
+from netfin.filings import CaseReports, reporting_entity_from_env
 from netfin.identity.consents import Consent, Consents
 from netfin.identity.credentials import Credentials
 from netfin.identity.model import Actor, BankProfile
@@ -161,13 +163,10 @@ class Bank:
         self.fx_execution = FxExecution(engine, self.ledger, self.identity, self.audit, clock=clock, ids=ids)
         self.pvp = PvpSettlements(engine, self.ledger, self.identity, self.audit, clock=clock, ids=ids)
         # AML watches settled payments from the outbox, never on the payment's synchronous path.
-        self.aml = AmlService(
-            engine,
-            self.audit,
-            load_aml_profile(environ.get("NETFIN_AML_PROFILE") or None),
-            clock=clock,
-            ids=ids,
-        )
+        reports = CaseReports(self.identity, self.orders, reporting_entity_from_env(environ))
+        cases = CaseService(engine, self.audit, clock=clock, ids=ids, renderer=reports)
+        aml_profile = load_aml_profile(environ.get("NETFIN_AML_PROFILE") or None)
+        self.aml = AmlService(engine, self.audit, aml_profile, clock=clock, ids=ids, cases=cases)
         self.openbanking = OpenBanking(
             identity=self.identity, consents=self.consents, payments=self.payments, ledger=self.ledger,
             audit=self.audit, clock=clock,

@@ -26,7 +26,9 @@ CUSTOMER = Actor("customer", "c-1")
 H = 3_600_000
 
 
-def render(case: Case, alerts: Sequence[Mapping[str, Any]], layout: str, kind: FilingKind) -> bytes:
+def render(
+    case: Case, alerts: Sequence[Mapping[str, Any]], layout: str, kind: FilingKind, approver: str
+) -> bytes:
     return f"<report case='{case.case_id}' kind='{kind.value}' layout='{layout}' alerts='{len(alerts)}'/>".encode()
 
 

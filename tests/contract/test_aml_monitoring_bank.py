@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from netfin.aml.monitoring.model import Txn
+from netfin.aml.reports import FilingKind, schema_path, validate
 from netfin.bank import Bank, BankSettings
 from netfin.core.clock import ManualClock
 from netfin.core.ids import format_id
@@ -17,6 +18,7 @@ from netfin.payments.orders.service import AllowAll
 
 OPERATOR = Actor("operator", "operator-1")
 OFFICER = Actor("compliance", "officer-1")
+ANALYST = Actor("risk_analyst", "analyst-1")
 YUAN = 100
 
 
@@ -62,6 +64,16 @@ def test_a_fan_in_of_settled_payments_opens_a_case_for_the_payee(bank: Bank, clo
     again = bank.monitor_aml()  # nothing new after the cursor
     assert again.events == 0 and again.cursor == consumed.cursor
     assert bank.housekeeping()["aml_events_monitored"] == 0
+
+    # The analyst proposes a report, a second officer approves: a suspicious-transaction report is filed.
+    bank.aml.cases.decide(ANALYST, case.case_id, "report", "twelve unrelated payers in two hours")
+    for layout in ("pboc",):
+        filing = bank.aml.cases.approve(OFFICER, case.case_id, layout=layout)
+    assert filing.kind == "suspicious"
+    document = filing.document.decode()
+    assert "<" in document and "Collector" in document and "STR-FAN-IN" in document
+    validate(filing.document, schema_path("pboc", FilingKind.SUSPICIOUS))
+    assert document.count("300000") >= 12  # every payment, in minor units
 
 
 def test_outbox_events_become_transactions() -> None:

@@ -47,8 +47,8 @@ _RANK = {Severity.LOW.value: 0, Severity.MEDIUM.value: 1, Severity.HIGH.value: 2
 ALERTS_PER_CALL_MAX = 50_000
 LIST_LIMIT_MAX = 500
 
-# (case, its alerts, layout) -> the report document; validated by the renderer.
-Renderer = Callable[[Case, Sequence[Mapping[str, Any]], str, FilingKind], bytes]
+# (case, its alerts, layout, kind, approver) -> the report document, validated by the renderer.
+Renderer = Callable[[Case, Sequence[Mapping[str, Any]], str, FilingKind, str], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +283,28 @@ class CaseService:
         self._audit_read(actor, "aml.cases.ageing", "", {"active": len(rows)})
         return Ageing(on_time, due_soon, overdue, dict(by_status), int(oldest))
 
+    def dashboard(self, actor: Actor, *, since_ms: int = 0) -> dict[str, Any]:
+        """Aggregates, no customer's data: cases by status, alerts by scenario, filings by kind, ageing."""
+        _require(actor, READERS, "read the AML dashboard")
+        c, a, f = store.aml_cases, store.aml_alerts, store.aml_filings
+        with self.engine.connect() as connection:
+            cases = _counts(connection, c.c.status)
+            alerts = _counts(connection, a.c.scenario, a.c.ts_ms >= since_ms)
+            filings = _counts(connection, f.c.kind)
+        ageing = self.ageing(actor)
+        self._audit_read(actor, "aml.dashboard.read", "", {"since_ms": since_ms})
+        return {
+            "cases_by_status": {str(k): int(v) for k, v in sorted(cases.items())},
+            "alerts_by_scenario": {str(k): int(v) for k, v in sorted(alerts.items())},
+            "filings_by_kind": {str(k): int(v) for k, v in sorted(filings.items())},
+            "ageing": {
+                "on_time": ageing.on_time,
+                "due_soon": ageing.due_soon,
+                "overdue": ageing.overdue,
+                "oldest_overdue_hours": ageing.oldest_overdue_hours,
+            },
+        }
+
     def filing(self, actor: Actor, filing_id: str) -> Filing:
         _require(actor, READERS, "read AML filings")
         t = store.aml_filings
@@ -408,7 +430,7 @@ class CaseService:
         if case.proposed_by == actor.id:
             raise Forbidden("a report needs a second officer's approval", code="four_eyes_required")
         kind = FilingKind.SUSPICIOUS if set(case.typologies) - {"large_value"} else FilingKind.LARGE_VALUE
-        document = self.renderer(case, alerts, layout, kind)
+        document = self.renderer(case, alerts, layout, kind, actor.id)
         filing = Filing(
             format_id(self.ids.new_id()),
             case_id,
@@ -536,6 +558,15 @@ class CaseService:
             "interaction_id": actor.interaction_id,
             "detail": _flat(detail),
         }
+
+
+def _counts(
+    connection: sa.Connection, column: sa.ColumnElement[Any], where: sa.ColumnElement[bool] | None = None
+) -> dict[str, int]:
+    query = sa.select(column, sa.func.count()).group_by(column)
+    if where is not None:
+        query = query.where(where)
+    return {str(key): int(count) for key, count in connection.execute(query)}
 
 
 def _who(actor: Actor) -> str:

@@ -1,6 +1,6 @@
 """Anti-money-laundering and supervision: alerts, cases, filings, screening, ownership, news.
 
-Tables: aml_alerts, aml_case_events, aml_cases, aml_cursors, aml_filings.
+Tables: aml_alerts, aml_case_events, aml_cases, aml_cursors, aml_filings, aml_ownership_edges.
 
 Revision ID: 0004
 Revises: 0003
@@ -105,8 +105,41 @@ def upgrade() -> None:
     with op.batch_alter_table("aml_filings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_aml_filings_case_id"), ["case_id"], unique=False)
 
+    op.create_table(
+        "aml_ownership_edges",
+        sa.Column("edge_id", sa.String(length=40), nullable=False),
+        sa.Column("owner_id", sa.String(length=64), nullable=False),
+        sa.Column("owner_kind", sa.String(length=16), nullable=False),
+        sa.Column("owned_id", sa.String(length=64), nullable=False),
+        sa.Column("share", sa.String(length=24), nullable=False),
+        sa.Column("share_kind", sa.String(length=8), nullable=False),
+        sa.Column("valid_from", sa.Date(), nullable=False),
+        sa.Column("valid_to", sa.Date(), nullable=True),
+        sa.Column("source", sa.String(length=200), nullable=False),
+        sa.Column("recorded_by", sa.String(length=160), nullable=False),
+        sa.Column("recorded_ns", sa.BigInteger(), nullable=False),
+        sa.Column("ended_by", sa.String(length=160), nullable=True),
+        sa.Column("ended_ns", sa.BigInteger(), nullable=True),
+        sa.CheckConstraint(
+            "owner_kind IN ('person', 'enterprise')", name=op.f("ck_aml_ownership_edges_owner_kind")
+        ),
+        sa.CheckConstraint(
+            "share_kind IN ('equity', 'voting')", name=op.f("ck_aml_ownership_edges_share_kind")
+        ),
+        sa.CheckConstraint("owner_id <> owned_id", name=op.f("ck_aml_ownership_edges_no_self_edge")),
+        sa.PrimaryKeyConstraint("edge_id", name=op.f("pk_aml_ownership_edges")),
+    )
+    with op.batch_alter_table("aml_ownership_edges", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_aml_ownership_edges_owned_id"), ["owned_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_aml_ownership_edges_owner_id"), ["owner_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("aml_ownership_edges", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_aml_ownership_edges_owner_id"))
+        batch_op.drop_index(batch_op.f("ix_aml_ownership_edges_owned_id"))
+
+    op.drop_table("aml_ownership_edges")
     with op.batch_alter_table("aml_filings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_aml_filings_case_id"))
 
