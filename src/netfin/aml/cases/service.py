@@ -249,7 +249,7 @@ class CaseService:
             case = self._load(connection, case_id)
             a, e = store.aml_alerts, store.aml_case_events
             alerts = [
-                dict(r._mapping)
+                {str(k): v for k, v in r._mapping.items()}
                 for r in connection.execute(sa.select(a).where(a.c.case_id == case_id).order_by(a.c.ts_ms))
             ]
             events = [
@@ -528,7 +528,7 @@ class CaseService:
             case = self._load(connection, case_id)
             a = store.aml_alerts
             alerts = [
-                dict(r._mapping)
+                {str(k): v for k, v in r._mapping.items()}
                 for r in connection.execute(sa.select(a).where(a.c.case_id == case_id).order_by(a.c.ts_ms))
             ]
         return case, alerts, None

@@ -1,6 +1,6 @@
 """Anti-money-laundering and supervision: alerts, cases, filings, screening, ownership, news.
 
-Tables: aml_alerts, aml_case_events, aml_cases, aml_cursors, aml_filings, aml_ownership_edges.
+Tables: aml_alerts, aml_case_events, aml_cases, aml_cursors, aml_filings, aml_ownership_edges, news_items, news_mentions, news_warnings, news_watchlist.
 
 Revision ID: 0004
 Revises: 0003
@@ -133,8 +133,99 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_aml_ownership_edges_owned_id"), ["owned_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_aml_ownership_edges_owner_id"), ["owner_id"], unique=False)
 
+    op.create_table(
+        "news_items",
+        sa.Column("item_id", sa.String(length=64), nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("published_ns", sa.BigInteger(), nullable=False),
+        sa.Column("title", sa.String(length=1000), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("sentiment", sa.Float(), nullable=False),
+        sa.Column("sentiment_label", sa.String(length=8), nullable=False),
+        sa.Column("scorer", sa.String(length=40), nullable=False),
+        sa.Column("scorer_version", sa.String(length=200), nullable=False),
+        sa.Column("evidence", sa.JSON(), nullable=False),
+        sa.Column("ingested_ns", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("item_id", name=op.f("pk_news_items")),
+        sa.UniqueConstraint("content_hash", name=op.f("uq_news_items_content_hash")),
+    )
+    with op.batch_alter_table("news_items", schema=None) as batch_op:
+        batch_op.create_index("ix_news_items_published", ["published_ns"], unique=False)
+
+    op.create_table(
+        "news_mentions",
+        sa.Column("item_id", sa.String(length=64), nullable=False),
+        sa.Column("entity_id", sa.String(length=64), nullable=False),
+        sa.Column("entity_kind", sa.String(length=16), nullable=False),
+        sa.Column("matched_name", sa.String(length=200), nullable=False),
+        sa.Column("match_score", sa.Float(), nullable=False),
+        sa.Column("published_ns", sa.BigInteger(), nullable=False),
+        sa.Column("sentiment", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("item_id", "entity_id", name=op.f("pk_news_mentions")),
+    )
+    with op.batch_alter_table("news_mentions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_news_mentions_entity_published", ["entity_id", "published_ns"], unique=False
+        )
+
+    op.create_table(
+        "news_warnings",
+        sa.Column("warning_id", sa.String(length=40), nullable=False),
+        sa.Column("entity_id", sa.String(length=64), nullable=False),
+        sa.Column("entity_kind", sa.String(length=16), nullable=False),
+        sa.Column("raised_ns", sa.BigInteger(), nullable=False),
+        sa.Column("window_start_ns", sa.BigInteger(), nullable=False),
+        sa.Column("window_end_ns", sa.BigInteger(), nullable=False),
+        sa.Column("baseline", sa.Float(), nullable=False),
+        sa.Column("recent", sa.Float(), nullable=False),
+        sa.Column("sentiment_drop", sa.Float(), nullable=False),
+        sa.Column("recent_items", sa.Integer(), nullable=False),
+        sa.Column("baseline_items", sa.Integer(), nullable=False),
+        sa.Column("item_ids", sa.JSON(), nullable=False),
+        sa.Column("config_version", sa.String(length=80), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("acknowledged_by", sa.String(length=128), nullable=True),
+        sa.Column("acknowledged_ns", sa.BigInteger(), nullable=True),
+        sa.Column("note", sa.String(length=500), nullable=False),
+        sa.CheckConstraint(
+            "status IN ('open', 'acknowledged')", name=op.f("ck_news_warnings_news_warning_status")
+        ),
+        sa.PrimaryKeyConstraint("warning_id", name=op.f("pk_news_warnings")),
+    )
+    with op.batch_alter_table("news_warnings", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_news_warnings_entity_status", ["entity_id", "status", "raised_ns"], unique=False
+        )
+        batch_op.create_index("ix_news_warnings_status_raised", ["status", "raised_ns"], unique=False)
+
+    op.create_table(
+        "news_watchlist",
+        sa.Column("entity_id", sa.String(length=64), nullable=False),
+        sa.Column("entity_kind", sa.String(length=16), nullable=False),
+        sa.Column("names", sa.JSON(), nullable=False),
+        sa.Column("updated_ns", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("entity_id", name=op.f("pk_news_watchlist")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("news_watchlist")
+    with op.batch_alter_table("news_warnings", schema=None) as batch_op:
+        batch_op.drop_index("ix_news_warnings_status_raised")
+        batch_op.drop_index("ix_news_warnings_entity_status")
+
+    op.drop_table("news_warnings")
+    with op.batch_alter_table("news_mentions", schema=None) as batch_op:
+        batch_op.drop_index("ix_news_mentions_entity_published")
+
+    op.drop_table("news_mentions")
+    with op.batch_alter_table("news_items", schema=None) as batch_op:
+        batch_op.drop_index("ix_news_items_published")
+
+    op.drop_table("news_items")
     with op.batch_alter_table("aml_ownership_edges", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_aml_ownership_edges_owner_id"))
         batch_op.drop_index(batch_op.f("ix_aml_ownership_edges_owned_id"))
