@@ -9,22 +9,37 @@ secrets (signing keys) come only from the environment or key files.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from netfin.aml.cases import CaseService
 from netfin.aml.monitoring.config import load_profile as load_aml_profile
+from netfin.aml.screening import Identifier as ScreeningIdentifier
+from netfin.aml.screening import (
+    Screener,
+    ScreeningReason,
+    ScreeningService,
+    ScreeningStore,
+    ScreeningSubject,
+    SubjectKind,
+    SubjectRecord,
+    load_directory,
+)
+from netfin.aml.screening import load_config as load_screening_config
+from netfin.aml.screening.service import RescreenSummary
 from netfin.aml.service import AmlService, Consumed
 from netfin.audit import AuditLog
 from netfin.core.clock import Clock, SystemClock
+from netfin.core.errors import ConfigurationError
 from netfin.core.ids import IdSource, Uuid7Ids, format_id
 from netfin.filings import CaseReports, reporting_entity_from_env
 from netfin.identity.consents import Consent, Consents
 from netfin.identity.credentials import Credentials
-from netfin.identity.model import Actor, BankProfile
+from netfin.identity.model import Actor, BankProfile, Party
 from netfin.identity.oauth import OAuth
 from netfin.identity.oauth.keys import load_api_signing_key
 from netfin.identity.service import Identity
@@ -37,7 +52,7 @@ from netfin.payments.fx.execute import FxExecution
 from netfin.payments.fx.pvp import PvpSettlements
 from netfin.payments.mandates import DeviceMandates
 from netfin.payments.orders import PaymentOrders
-from netfin.payments.orders.aml import txn_from_event
+from netfin.payments.orders.aml import SanctionsScreenedRisk, txn_from_event
 from netfin.payments.orders.gateway import OrderGateway
 from netfin.payments.orders.risk import EngineRiskHook
 from netfin.payments.wallets import Wallets
@@ -82,6 +97,30 @@ class BankSettings:
             values["wallet_profile"] = environ["NETFIN_WALLET_PROFILE"]
         values.update(overrides)
         return cls(**values)
+
+
+def screening_from_env(
+    environ: Mapping[str, str], engine: sa.Engine, audit: AuditLog, *, clock: Clock, ids: IdSource
+) -> ScreeningService | None:
+    """Screening over the lists in ``NETFIN_SANCTIONS_DIR`` (None, screening off, when unset)."""
+    directory = environ.get("NETFIN_SANCTIONS_DIR")
+    if not directory:
+        return None
+    lists = load_directory(Path(directory))
+    if not lists:
+        raise ConfigurationError(f"no sanctions list found in {directory}", code="sanctions_lists_missing")
+    service = ScreeningService(
+        store=ScreeningStore(engine), screener=Screener.build(lists, load_screening_config()),
+        clock=clock, ids=ids, audit=audit,
+    )  # fmt: skip
+    service.load_lists(lists, Actor.system("sanctions"))
+    return service
+
+
+def _subject(party: Party, identifiers: Sequence[tuple[str, str]]) -> ScreeningSubject:
+    ids = tuple(ScreeningIdentifier(scheme, value, scheme.split(".")[0].upper() if "." in scheme else None)
+                for scheme, value in identifiers)  # fmt: skip
+    return ScreeningSubject(party.display_name, identifiers=ids)
 
 
 class Bank:
@@ -140,6 +179,11 @@ class Bank:
         # Every payment order waits for the risk engine's decision before money moves.
         self.risk: RiskEngine = risk_engine_from_env(environ, engine, self.audit, clock=clock, ids=ids)
         risk_hook = EngineRiskHook(self.risk)
+        # Sanctions lists from NETFIN_SANCTIONS_DIR: new parties are screened as they register, every
+        # cross-border payee before its payment, everyone again when a list changes.
+        self.screening = screening_from_env(environ, engine, self.audit, clock=clock, ids=ids)
+        if self.screening is not None:
+            self.identity.on_registered = self._screen_new_party
         self.payments = Payments(
             engine, self.ledger, self.identity, self.consents, self.audit, clock=clock, ids=ids,
             emit=self._payment_event, risk=risk_hook.screen_domestic,
@@ -153,7 +197,7 @@ class Bank:
             self.audit,
             clock=clock,
             ids=ids,
-            risk=risk_hook,
+            risk=risk_hook if self.screening is None else SanctionsScreenedRisk(risk_hook, self.screening),
         )
         # Orders from concurrent API requests are booked together (group commit).
         self.order_gateway = OrderGateway(self.orders)
@@ -206,6 +250,31 @@ class Bank:
         if self.risk.log is not None:
             self.risk.log.flush()
         return review_daily_limits(self.wallets, actor, review=review)
+
+    def _screen_new_party(self, party: Party, identifiers: Sequence[tuple[str, str]]) -> None:
+        if self.screening is not None:
+            self.screening.screen(
+                _subject(party, identifiers),
+                subject_kind=SubjectKind.PARTY,
+                subject_id=format_id(party.party_id),
+                reason=ScreeningReason.ONBOARDING,
+                actor=Actor.system("sanctions"),
+            )
+
+    def update_sanctions_lists(
+        self, actor: Actor, directory: str, progress: Callable[[int], None] | None = None
+    ) -> RescreenSummary | None:
+        """Load the lists in ``directory``; when any list changed, screen every party again."""
+        if self.screening is None:
+            raise ConfigurationError(
+                "sanctions screening is off: set NETFIN_SANCTIONS_DIR", code="screening_off"
+            )
+        lists = load_directory(Path(directory))
+        subjects = (
+            SubjectRecord(SubjectKind.PARTY, format_id(p.party_id), _subject(p, ()))
+            for p in self.identity.iter_parties()
+        )
+        return self.screening.update_lists(lists, subjects, actor, progress)
 
     def monitor_aml(self, *, limit: int = 5_000) -> Consumed:
         """Feed the payments settled since the AML cursor through the monitoring scenarios."""

@@ -29,7 +29,8 @@ H = 3_600_000
 def render(
     case: Case, alerts: Sequence[Mapping[str, Any]], layout: str, kind: FilingKind, approver: str
 ) -> bytes:
-    return f"<report case='{case.case_id}' kind='{kind.value}' layout='{layout}' alerts='{len(alerts)}'/>".encode()
+    body = f"case='{case.case_id}' kind='{kind.value}' layout='{layout}' alerts='{len(alerts)}'"
+    return f"<report {body} approver='{approver}'/>".encode()
 
 
 @pytest.fixture
@@ -84,7 +85,7 @@ def test_four_eyes_to_file_and_every_step_in_the_history(
         cases.approve(ANALYST, case_id)  # an analyst may propose, not approve
     filing = cases.approve(OFFICER, case_id)
     assert filing.kind == "suspicious" and b"layout='pboc'" in filing.document
-    case, alerts, events = cases.case(OFFICER, case_id)
+    case, _, events = cases.case(OFFICER, case_id)
     assert (
         case.status is CaseStatus.FILED
         and case.approved_by == "officer-1"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -143,6 +143,8 @@ class Identity:
         self.clock = clock
         self.ids = ids
         self.bank = bank or BankProfile()
+        # Told of every new party after it is stored (the bank screens it against sanctions lists).
+        self.on_registered: Callable[[Party, Sequence[tuple[str, str]]], None] | None = None
 
     # Parties -------------------------------------------------------------
 
@@ -200,6 +202,8 @@ class Identity:
             format_id(party.party_id),
             {"kind": party.kind.value},
         )
+        if self.on_registered is not None:
+            self.on_registered(party, checked)
         return party
 
     def _insert_identifiers(
@@ -256,6 +260,20 @@ class Identity:
         if party is None:
             raise NotFound("no such party", code="party_not_found")
         return party
+
+    def iter_parties(self, *, page: int = 1_000) -> Iterator[Party]:
+        """Every party, in id order, a page at a time (for screening everyone again)."""
+        after = b""
+        t = store.parties
+        while True:
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    sa.select(t).where(t.c.party_id > after).order_by(t.c.party_id).limit(page)
+                ).all()
+            yield from (store.party_from_row(r) for r in rows)
+            if len(rows) < page:
+                return
+            after = rows[-1].party_id
 
     def raise_kyc(self, actor: Actor, party_id: int, *, evidence: str, reference: str) -> Party:
         """Record one piece of KYC evidence and lift the party one level."""

@@ -39,8 +39,8 @@ def test_case_work_through_the_api_with_four_eyes(world: World) -> None:
     assert detail["case"]["party"] == world.bob.party_id and detail["alerts"][0]["reason_zh"]
     assert http.post(f"/v1/aml/cases/{case_id}/notes", json={"text": "cash, then a transfer"},
                      headers=bearer(analyst)).status_code == 200  # fmt: skip
-    decided = http.post(f"/v1/aml/cases/{case_id}/decision", json={"decision": "report", "reason": "large cash"},
-                        headers=bearer(officer))  # fmt: skip
+    proposal = {"decision": "report", "reason": "large cash"}
+    decided = http.post(f"/v1/aml/cases/{case_id}/decision", json=proposal, headers=bearer(officer))
     assert decided.status_code == 200 and decided.json()["status"] == "pending_approval"
     own = http.post(f"/v1/aml/cases/{case_id}/approval", json={}, headers=bearer(officer))
     assert own.status_code == 403 and own.json()["code"] == "four_eyes_required"

@@ -1,5 +1,8 @@
 """The payment path's side of AML: a settled order's outbox event becomes a monitoring ``Txn``.
 
+Also the sanctions screen a cross-border payment passes before the risk
+engine (``SanctionsScreenedRisk``).
+
 The payer and payee are the order's endpoints (``wallet:…``, ``account:…``,
 ``biller:…``, ``external:…``); the payer's party is in the event so alerts
 land on the customer's case. Billers are entities; another bank's account
@@ -12,7 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from netfin.aml.monitoring.model import Channel, PartyKind, Txn
-from netfin.payments.orders.model import OrderKind
+from netfin.aml.screening import ScreeningReason, ScreeningService, ScreeningSubject, SubjectKind
+from netfin.identity.model import Actor
+from netfin.payments.orders.model import OrderKind, PaymentOrder, RiskAction, RiskDecision
+from netfin.payments.orders.service import RiskHook
 
 _DST_KIND = {"biller": PartyKind.ENTITY.value, "external": PartyKind.EXTERNAL.value}
 
@@ -48,3 +54,32 @@ def _country(payee: str) -> str:
     if len(ident) >= 4 and ident[:2].isalpha() and ident[2:4].isdigit():
         return ident[:2]
     return ""
+
+
+class SanctionsScreenedRisk:
+    """The risk hook with sanctions screening in front of it for cross-border payments.
+
+    A cross-border payee's name (and the country of its IBAN) is screened in
+    memory before the risk engine decides; a possible match refuses the
+    payment (``sanctions_hold``) and stores the screening result for
+    compliance, who may clear it so the payment can be submitted again.
+    """
+
+    def __init__(self, inner: RiskHook, screening: ScreeningService) -> None:
+        self.inner = inner
+        self.screening = screening
+
+    def decide(self, order: PaymentOrder) -> RiskDecision:
+        if order.kind is OrderKind.CROSS_BORDER:
+            country = _country(order.payee.key) or None
+            verdict = self.screening.screen_counterparty(order.payee_name, country)
+            if verdict.hold:
+                self.screening.screen(
+                    ScreeningSubject(order.payee_name, country=country),
+                    subject_kind=SubjectKind.COUNTERPARTY,
+                    subject_id=order.order_id,
+                    reason=ScreeningReason.COUNTERPARTY,
+                    actor=Actor.system("sanctions"),
+                )
+                return RiskDecision(RiskAction.REJECT, ("sanctions_hold",))
+        return self.inner.decide(order)

@@ -32,6 +32,7 @@ from netfin.core.money import is_currency
 
 REFERENCE_LENGTH_MAX = 140
 PAYEE_REFERENCE_LENGTH_MAX = 35
+PAYEE_NAME_LENGTH_MAX = 140
 IDEMPOTENCY_KEY_LENGTH_MAX = 64
 ORDER_TTL_S_DEFAULT = 15 * 60
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -108,6 +109,7 @@ class OrderRequest:
     reference: str = ""
     payee_reference: str = ""  # a bill's reference at the biller (fee number, invoice, student id)
     original_order_id: str | None = None
+    payee_name: str = ""  # the beneficiary's name: required abroad, where it is screened against sanctions
 
     def check(self) -> None:
         if not isinstance(self.amount_minor, int) or isinstance(self.amount_minor, bool):
@@ -124,6 +126,16 @@ class OrderRequest:
             raise InvalidInput(
                 f"payee reference is at most {PAYEE_REFERENCE_LENGTH_MAX} characters",
                 code="payee_reference_invalid",
+            )
+        if len(self.payee_name) > PAYEE_NAME_LENGTH_MAX or _control(self.payee_name):
+            raise InvalidInput(
+                f"payee name is at most {PAYEE_NAME_LENGTH_MAX} printable characters",
+                code="payee_name_invalid",
+            )
+        if self.kind is OrderKind.CROSS_BORDER and not self.payee_name.strip():
+            raise InvalidInput(
+                "a cross-border payment names its payee (screened against sanctions lists)",
+                code="payee_name_required",
             )
         if self.payer == self.payee:
             raise InvalidInput("payer and payee must differ", code="accounts_must_be_different")
@@ -183,6 +195,7 @@ class PaymentOrder:
     created_ns: int
     updated_ns: int
     expires_ns: int
+    payee_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)

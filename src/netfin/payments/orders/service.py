@@ -295,6 +295,7 @@ class PaymentOrders:
             currency=request.currency,
             reference=request.reference,
             payee_reference=request.payee_reference,
+            payee_name=request.payee_name,
             original_order_id=request.original_order_id,
             refunded_minor=0,
             idempotency_key=key,
@@ -373,7 +374,8 @@ class PaymentOrders:
         if pre_authorised_by is not None:
             reasons = tuple(r for r in reasons if r not in _EXEMPT_WHEN_PRE_AUTHORISED)
         if decision.action is RiskAction.REJECT:
-            status, why = OrderStatus.REJECTED, "risk_rejected"
+            sanctions = [r for r in decision.reasons if r.startswith("sanctions_")]
+            status, why = OrderStatus.REJECTED, sanctions[0] if sanctions else "risk_rejected"
         elif reasons and pre_authorised_by is not None:
             status, why = OrderStatus.REJECTED, "risk_step_up_unavailable"
         elif reasons:
@@ -1102,6 +1104,7 @@ def _as_request(order: PaymentOrder) -> OrderRequest:
         order.reference,
         order.payee_reference,
         order.original_order_id,
+        order.payee_name,
     )
 
 
@@ -1116,6 +1119,8 @@ def _fingerprint(request: OrderRequest) -> str:
             request.reference,
             request.payee_reference,
             request.original_order_id,
+            # appended only when given, so fingerprints of orders without a name stay as they were
+            *([request.payee_name] if request.payee_name else []),
         ]
     )
     return hashlib.sha256(body).hexdigest()

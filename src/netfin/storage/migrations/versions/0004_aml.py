@@ -1,6 +1,8 @@
 """Anti-money-laundering and supervision: alerts, cases, filings, screening, ownership, news.
 
-Tables: aml_alerts, aml_case_events, aml_cases, aml_cursors, aml_filings, aml_ownership_edges, news_items, news_mentions, news_warnings, news_watchlist.
+Also: payment_orders.payee_name (a cross-border payee is screened by name).
+
+Tables: aml_alerts, aml_case_events, aml_cases, aml_cursors, aml_filings, aml_ownership_edges, aml_screening_list_versions, aml_screening_results, news_items, news_mentions, news_warnings, news_watchlist.
 
 Revision ID: 0004
 Revises: 0003
@@ -134,6 +136,44 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_aml_ownership_edges_owner_id"), ["owner_id"], unique=False)
 
     op.create_table(
+        "aml_screening_list_versions",
+        sa.Column("list_id", sa.String(length=32), nullable=False),
+        sa.Column("version", sa.String(length=64), nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=False),
+        sa.Column("entries", sa.Integer(), nullable=False),
+        sa.Column("names", sa.Integer(), nullable=False),
+        sa.Column("loaded_ns", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("list_id", "version", name=op.f("pk_aml_screening_list_versions")),
+    )
+    op.create_table(
+        "aml_screening_results",
+        sa.Column("result_id", sa.String(length=40), nullable=False),
+        sa.Column("subject_kind", sa.String(length=16), nullable=False),
+        sa.Column("subject_id", sa.String(length=128), nullable=False),
+        sa.Column("reason", sa.String(length=16), nullable=False),
+        sa.Column("name", sa.String(length=300), nullable=False),
+        sa.Column("list_versions", sa.JSON(), nullable=False),
+        sa.Column("config_version", sa.String(length=40), nullable=False),
+        sa.Column("top_score", sa.Float(), nullable=False),
+        sa.Column("candidates", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("screened_ns", sa.BigInteger(), nullable=False),
+        sa.Column("decided_by", sa.String(length=128), nullable=True),
+        sa.Column("decided_ns", sa.BigInteger(), nullable=True),
+        sa.Column("note", sa.String(length=500), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('clear', 'potential_match', 'confirmed', 'false_positive')",
+            name=op.f("ck_aml_screening_results_screening_status"),
+        ),
+        sa.PrimaryKeyConstraint("result_id", name=op.f("pk_aml_screening_results")),
+    )
+    with op.batch_alter_table("aml_screening_results", schema=None) as batch_op:
+        batch_op.create_index("ix_aml_screening_results_status", ["status", "screened_ns"], unique=False)
+        batch_op.create_index(
+            "ix_aml_screening_results_subject", ["subject_kind", "subject_id", "screened_ns"], unique=False
+        )
+
+    op.create_table(
         "news_items",
         sa.Column("item_id", sa.String(length=64), nullable=False),
         sa.Column("source", sa.String(length=200), nullable=False),
@@ -209,9 +249,13 @@ def upgrade() -> None:
         sa.Column("updated_ns", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("entity_id", name=op.f("pk_news_watchlist")),
     )
+    with op.batch_alter_table("payment_orders", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("payee_name", sa.String(length=140), server_default="", nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("payment_orders", schema=None) as batch_op:
+        batch_op.drop_column("payee_name")
     op.drop_table("news_watchlist")
     with op.batch_alter_table("news_warnings", schema=None) as batch_op:
         batch_op.drop_index("ix_news_warnings_status_raised")
@@ -226,6 +270,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_news_items_published")
 
     op.drop_table("news_items")
+    with op.batch_alter_table("aml_screening_results", schema=None) as batch_op:
+        batch_op.drop_index("ix_aml_screening_results_subject")
+        batch_op.drop_index("ix_aml_screening_results_status")
+
+    op.drop_table("aml_screening_results")
+    op.drop_table("aml_screening_list_versions")
     with op.batch_alter_table("aml_ownership_edges", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_aml_ownership_edges_owner_id"))
         batch_op.drop_index(batch_op.f("ix_aml_ownership_edges_owned_id"))
