@@ -44,6 +44,8 @@ TYPOLOGIES = (
     "dormant_reactivation",
     "high_risk_jurisdiction",
     "unusual_corridor",
+    "scatter_gather",
+    "mule_network",
 )
 
 
@@ -182,6 +184,29 @@ def _cycle_and_more(b: _Builder, i: int) -> None:
         b.label(f"{typology}-{i}", typology, [p], [p])
 
 
+def _graph_schemes(b: _Builder, i: int) -> None:
+    r = b.r
+    # Scatter-gather: one source spreads money over intermediaries who all pay one sink.
+    source, sink, t = b.customer(), b.customer(), b.when()
+    middles = [b.customer() for _ in range(r.randint(4, 8))]
+    for m in middles:
+        amount = b.yuan(8_000, 40_000)
+        b.pay(source, m, amount, t + r.randint(0, 6) * H, "scatter_gather")
+        b.pay(m, sink, amount * r.randint(95, 99) // 100, t + r.randint(10, 40) * H, "scatter_gather")
+    b.label(f"scatter_gather-{i}", "scatter_gather", [source, *middles, sink], [source, *middles, sink])
+    # A mule network: mules take money from several victims and pass it on to one handler within hours.
+    handler, t = b.customer(), b.when()
+    mules = [b.customer() for _ in range(r.randint(3, 5))]
+    for m in mules:
+        total = 0
+        for _ in range(r.randint(3, 6)):
+            amount = b.yuan(2_000, 15_000)
+            total += amount
+            b.pay(b.fresh(), m, amount, t + r.randint(0, 20) * H, "mule_network")
+        b.pay(m, handler, total * r.randint(90, 97) // 100, t + r.randint(22, 30) * H, "mule_network")
+    b.label(f"mule_network-{i}", "mule_network", mules, [*mules, handler])
+
+
 def _look_alikes(b: _Builder) -> None:
     r = b.r
     # Red packets at a festival: many friends, small sums.
@@ -223,6 +248,7 @@ def generate_laundering(config: LaunderingConfig) -> LaunderingRun:
     b = _Builder(config, customers)
     for i in range(config.schemes_per_typology):
         _schemes(b, i)
+        _graph_schemes(b, i)
     for _ in range(config.look_alikes):
         _look_alikes(b)
     injected = txns_to_table(b.txns)

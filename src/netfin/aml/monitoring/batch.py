@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from netfin.aml.monitoring.config import Profile
+from netfin.aml.monitoring.graph_scan import graph_alerts
 from netfin.aml.monitoring.model import TXN_COLUMNS, TXN_SCHEMA, AccountFacts, Alert, Txn
 from netfin.aml.monitoring.stream import StreamMonitor
 from netfin.core.errors import InvalidInput
@@ -84,6 +85,7 @@ def scan(
         truncated, hubs = (trips.truncated, trips.hubs_skipped) if trips else (0, 0)
     else:
         alerts, truncated, hubs = _parallel(table, profile, accounts, workers, progress)
+    alerts += graph_alerts(table, profile)
     alerts.sort(key=lambda a: (a.ts_ms, a.scenario, a.account))
     return ScanResult(alerts, table.num_rows, time.perf_counter() - started, workers, truncated, hubs)
 

@@ -53,6 +53,19 @@ KINDS: dict[str, frozenset[str]] = {
     "dormant_reactivation": frozenset({"dormant_days", "min_amount_minor"}),
     "high_risk_jurisdiction": frozenset({"countries", "min_amount_minor"}),
     "unusual_corridor": frozenset({"usual_corridors", "min_amount_minor"}),
+    # batch only: they need the whole graph (``graph_scan``)
+    "scatter_gather": frozenset({"window_hours", "min_intermediaries", "min_amount_minor"}),
+    "mule_network": frozenset(
+        {
+            "window_hours",
+            "min_payers",
+            "pass_through_ratio",
+            "quick_out_ratio",
+            "community_size_min",
+            "mule_members_min",
+            "min_amount_minor",
+        }
+    ),
 }
 # Optional everywhere: party_kinds (whose accounts the scenario watches; all when absent).
 _OPTIONAL = frozenset({"party_kinds", "time_ordered", "leg_ratio", "min_length"})
