@@ -159,6 +159,7 @@ def _payments_act(
     )
     story.add("regulator", "linked the pseudonym to a person, with a reason (audited)", holder.display_name)
     _risk_act(http, bank, story, alice, cny, till["wallet_id"])
+    _aml_act(http, bank, story, operator)
 
 
 def _risk_act(
@@ -202,3 +203,46 @@ def _risk_act(
         labelled = http.put(f"/v1/risk/decisions/{first['decision_id']}/label", headers=ob.bearer(analyst),
                             json={"outcome": "confirmed_fraud", "note": "card testing"})  # fmt: skip
         story.add("risk analyst", "labelled it for the next training", ob.expect(labelled, 200)["outcome"])
+
+
+def _aml_act(http: TestClient, bank: Bank, story: Story, operator: str) -> None:
+    """AML: ten new accounts pay one collector; monitoring opens a case; two officers file a report."""
+    collector = ob.sign_up(http, SoftwareAuthenticator("localhost", ORIGIN), name="Zhao Qiang 赵强",
+                           phone="+8613900139000")  # fmt: skip
+    target = ob.open_funded_account(http, collector, operator, "CNY", "0")
+    for i in range(10):
+        payer = ob.sign_up(http, SoftwareAuthenticator("localhost", ORIGIN), name=f"Student {i + 1}",
+                           phone=f"+86139001391{i:02d}")  # fmt: skip
+        source = ob.open_funded_account(http, payer, operator, "CNY", "3200.00")
+        body = {"kind": "a2a", "payer": {"kind": "account", "id": source}, "amount": "3000.00",
+                "currency": "CNY", "payee": {"kind": "account", "id": target}}  # fmt: skip
+        order = _post(http, "/v1/payment-orders", body, payer.session)
+        if order["status"] == "step_up":
+            path = f"/v1/payment-orders/{order['order_id']}"
+            assertion = payer.authenticator.get(
+                _post(http, path + "/confirmation-options", None, payer.session, 200)
+            )
+            _post(http, path + "/confirmation", {"credential": assertion}, payer.session, 200)
+    story.add("ten new customers", "each paid Zhao Qiang CNY 3,000.00 with a passkey", "settled")
+    consumed = bank.monitor_aml()
+    found = f"{consumed.events} payments, {consumed.alerts_new} alert(s), {consumed.cases_opened} case(s)"
+    story.add("AML monitor", "read the settled payments from the outbox", found)
+    analyst = ob.staff_session(bank, roles=(Role.RISK_ANALYST,), name="AML analyst")
+    officer = ob.staff_session(bank, roles=(Role.COMPLIANCE,), name="MLRO")
+    cases = ob.expect(http.get("/v1/aml/cases", headers=ob.bearer(analyst)), 200)["cases"]
+    if not cases:
+        return
+    case = cases[0]
+    detail = ob.expect(http.get(f"/v1/aml/cases/{case['case_id']}", headers=ob.bearer(analyst)), 200)
+    story.add("AML analyst", "opened the case", detail["alerts"][0]["reason_zh"])
+    decision = {
+        "decision": "report",
+        "reason": "十个新开户账户两小时内集中转入，疑似收集资金 / ten new accounts paid in",
+    }
+    _post(http, f"/v1/aml/cases/{case['case_id']}/decision", decision, analyst, 200)
+    filing = _post(http, f"/v1/aml/cases/{case['case_id']}/approval", {"layout": "pboc"}, officer)
+    story.add("MLRO", "approved the suspicious-transaction report (four eyes)",
+              f"{filing['kind']} report filed, sha256 {filing['sha256'][:12]}…, schema-valid")  # fmt: skip
+    regulator = ob.staff_session(bank, roles=(Role.REGULATOR,), name="Examiner")
+    board = ob.expect(http.get("/v1/aml/dashboard", headers=ob.bearer(regulator)), 200)
+    story.add("regulator", "read the AML dashboard (audited)", f"cases {board['cases_by_status']}")

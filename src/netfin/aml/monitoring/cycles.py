@@ -11,7 +11,8 @@ The bound (what a hub account cannot break): an account with more than
 can still close a cycle as its target), and the search examines at most
 ``visits_max`` transfers per event, then stops and counts the event as
 truncated. So one event costs O(visits_max) time whatever the graph, and
-memory is O(transfers in the window). The batch scan finds the same cycles
+memory is O(transfers in the window): accounts whose transfers all left the
+window are dropped a slice at a time (``prune``). The batch scan finds the same cycles
 on the whole graph with python-igraph (``netfin.aml.graph``).
 """
 
@@ -47,6 +48,7 @@ class RoundTrips:
         self.visits_max = int(p["visits_max"])
         self._out: dict[str, deque[_Edge]] = {}
         self._kinds: dict[str, str] = {}
+        self._sweep: list[str] = []
         self.truncated = 0  # events whose search hit visits_max
         self.hubs_skipped = 0
 
@@ -59,6 +61,14 @@ class RoundTrips:
         found = self._search(txn)
         self._out.setdefault(txn.src, deque()).append((txn.ts_ms, txn.dst, txn.amount_minor, txn.txn_id))
         return [self._describe(txn, path) for path in found]
+
+    def prune(self, now: int, slice_max: int) -> None:
+        """Drop a slice of the accounts whose transfers all left the window (round robin)."""
+        if not self._sweep:
+            self._sweep = list(self._out)
+        oldest = now - self.window_ms
+        for _ in range(min(slice_max, len(self._sweep))):
+            self._edges(self._sweep.pop(), oldest)
 
     def _edges(self, node: str, oldest: int) -> deque[_Edge] | None:
         edges = self._out.get(node)

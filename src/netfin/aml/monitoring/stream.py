@@ -14,7 +14,7 @@ Which side of a transaction a scenario watches:
 - round-tripping: the whole recent graph (see ``RoundTrips``).
 
 State per account is windowed (deques with running sums); every
-``PRUNE_EVERY`` transactions the windows of idle accounts are dropped, so
+``PRUNE_EVERY`` transactions a slice of the idle accounts' windows is dropped, so
 memory follows the number of accounts active within the longest window.
 Sharding (``shard=(i, n)``) lets n processes split the accounts: each
 watches only the sides it owns, and none searches cycles (the batch scan
@@ -41,7 +41,8 @@ from netfin.aml.monitoring.model import (
 )
 from netfin.core.errors import InvalidInput
 
-PRUNE_EVERY = 100_000
+PRUNE_EVERY = 1_000
+PRUNE_SLICE = 4_000
 _DAY_MS = 86_400_000
 _HOUR_MS = 3_600_000
 
@@ -115,6 +116,10 @@ class StreamMonitor:
         trips = self._by_kind.get("round_trip", ())
         self.round_trips = RoundTrips(trips[0]) if with_cycles and trips else None
         self.counts: Counter[str] = Counter()
+        self._sweep: list[tuple[str, Any]] = []
+        self._longest_ms = max(
+            (s.window_ms() for s in profile.scenarios if "window_hours" in s.params), default=0
+        )
 
     # -- the entry points ---------------------------------------------------------------
 
@@ -401,15 +406,30 @@ class StreamMonitor:
         return count == 1 or zlib.crc32(account.encode()) % count == index
 
     def _prune(self) -> None:
-        """Drop windows and day totals that nothing inside their window can still use."""
-        longest = max(
-            (s.window_ms() for s in self.profile.scenarios if "window_hours" in s.params), default=0
-        )
-        oldest = self._now - longest
-        self._windows = {k: w for k, w in self._windows.items() if w.items and w.items[-1][0] >= oldest}
+        """Drop a slice of the windows, day totals and quiet periods that nothing can still use.
+
+        A slice at a time (``PRUNE_SLICE`` keys every ``PRUNE_EVERY`` events, round
+        robin), so no single event pays for a sweep of every account.
+        """
+        if not self._sweep:
+            self._sweep = [*(("w", k) for k in self._windows), *(("d", k) for k in self._days),
+                           *(("q", k) for k in self._quiet)]  # fmt: skip
+        oldest = self._now - self._longest_ms
         today = (self._now + self._offset_ms) // _DAY_MS
-        self._days = {k: d for k, d in self._days.items() if d.day >= today}
-        self._quiet = {k: until for k, until in self._quiet.items() if until > self._now}
+        for _ in range(min(PRUNE_SLICE, len(self._sweep))):
+            table, key = self._sweep.pop()
+            if table == "w":
+                w = self._windows.get(key)
+                if w is not None and (not w.items or w.items[-1][0] < oldest):
+                    del self._windows[key]
+            elif table == "d":
+                d = self._days.get(key)
+                if d is not None and d.day < today:
+                    del self._days[key]
+            elif self._quiet.get(key, self._now + 1) <= self._now:
+                del self._quiet[key]
+        if self.round_trips is not None:
+            self.round_trips.prune(self._now, PRUNE_SLICE)
 
 
 def _watches(s: Scenario, kind: str) -> bool:

@@ -275,3 +275,14 @@ def test_profiles_reject_unknown_keys_and_bad_thresholds() -> None:
         }  # type: ignore[index, dict-item]
         with pytest.raises(InvalidInput):
             parse_profile(doc)
+
+
+def test_idle_accounts_leave_the_state_a_slice_at_a_time() -> None:
+    monitor = StreamMonitor(load_profile())
+    monitor.observe_many([tx(f"p{i}", f"q{i}", 2_000_000, T0 + i) for i in range(3_000)])
+    assert monitor.accounts_tracked >= 3_000
+    assert monitor.round_trips is not None and len(monitor.round_trips._out) >= 3_000
+    later = T0 + 30 * DAY  # beyond every window of the profile
+    monitor.observe_many([tx("a", "b", 2_000_000, later + i) for i in range(20_000)])
+    assert monitor.accounts_tracked <= 2
+    assert len(monitor.round_trips._out) <= 2
