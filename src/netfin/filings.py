@@ -20,7 +20,7 @@ from typing import Any
 from netfin.aml.cases import Case, FilingKind
 from netfin.aml.reports import model as r
 from netfin.aml.reports import render
-from netfin.core.errors import Conflict, NotFound
+from netfin.core.errors import ConfigurationError, Conflict, NotFound
 from netfin.core.ids import parse_id
 from netfin.identity.model import PartyKind
 from netfin.identity.service import Identity
@@ -47,7 +47,19 @@ def reporting_entity_from_env(environ: Mapping[str, str] = os.environ) -> r.Repo
         reporter_name=environ.get("NETFIN_AML_REPORTER_NAME", "合规部 Compliance"),
         reporter_phone=environ.get("NETFIN_AML_REPORTER_PHONE", "+86 10 0000 0000"),
         country=environ.get("NETFIN_AML_COUNTRY", "CN"),
+        goaml_rentity_id=_positive(environ.get("NETFIN_AML_GOAML_RENTITY_ID")),
     )
+
+
+def _positive(text: str | None) -> int | None:
+    """The FIU's number for this institution (goAML); unset means goAML reports are refused."""
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigurationError(
+            "NETFIN_AML_GOAML_RENTITY_ID is a positive integer", code="rentity_id_invalid"
+        )
+    return int(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +121,7 @@ class CaseReports:
                 f"case {case.case_id} names no known customer", code="report_subject_unknown"
             ) from error
         identifiers = self.identity.identifiers(party.party_id)
+        family, given = _split_name(party.display_name) if party.kind is PartyKind.PERSON else ("", "")
         document = identifiers[0] if identifiers else None
         return r.Subject(
             subject_id=case.party,
@@ -121,6 +134,8 @@ class CaseReports:
             phone=party.phone or NOT_RECORDED,
             occupation=NOT_RECORDED,
             account_number=account.split(":", 1)[-1],
+            family_name=family,
+            given_name=given,
         )
 
     def _transaction(
@@ -144,6 +159,25 @@ class CaseReports:
             counterparty_kind=r.PartyKind.ENTITY if other.kind.value == "biller" else r.PartyKind.PERSON,
             criterion=criterion,
         )
+
+
+_COMPOUND_SURNAMES = frozenset(
+    {"欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐"}
+)
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    """(family, given) as goAML wants them: Han names surname first, others "given … family"."""
+    text = " ".join(name.split())
+    han = [c for c in text if "\u4e00" <= c <= "\u9fff"]
+    if han:  # "赵强", or "Zhao Qiang 赵强": the Han name, surname first
+        joined = "".join(han)
+        cut = 2 if joined[:2] in _COMPOUND_SURNAMES and len(joined) > 2 else 1
+        return joined[:cut], joined[cut:] or joined[:cut]
+    parts = text.split()
+    if len(parts) < 2:
+        return text, text
+    return parts[-1], " ".join(parts[:-1])
 
 
 def _reason(case: Case, alerts: Sequence[Mapping[str, Any]]) -> str:

@@ -11,6 +11,7 @@ from netfin.aml.reports import FilingKind, schema_path, validate
 from netfin.bank import Bank, BankSettings
 from netfin.core.clock import ManualClock
 from netfin.core.ids import format_id
+from netfin.filings import CaseReports, reporting_entity_from_env
 from netfin.identity.model import Actor, PartyKind
 from netfin.payments.orders import Endpoint, EndpointKind, OrderKind, OrderRequest, OrderStatus
 from netfin.payments.orders.aml import txn_from_event
@@ -66,9 +67,14 @@ def test_a_fan_in_of_settled_payments_opens_a_case_for_the_payee(bank: Bank, clo
     assert bank.housekeeping()["aml_events_monitored"] == 0
 
     # The analyst proposes a report, a second officer approves: a suspicious-transaction report is filed.
-    bank.aml.cases.decide(ANALYST, case.case_id, "report", "twelve unrelated payers in two hours")
-    for layout in ("pboc",):
-        filing = bank.aml.cases.approve(OFFICER, case.case_id, layout=layout)
+    proposed = bank.aml.cases.decide(ANALYST, case.case_id, "report", "twelve unrelated payers in two hours")
+    _, alerts, _ = bank.aml.cases.case(OFFICER, case.case_id)
+    goaml = CaseReports(
+        bank.identity, bank.orders, reporting_entity_from_env({"NETFIN_AML_GOAML_RENTITY_ID": "4711"})
+    )(proposed, alerts, "goaml", FilingKind.SUSPICIOUS, "officer-2")
+    validate(goaml, schema_path("goaml", FilingKind.SUSPICIOUS))
+    assert b"<rentity_id>4711</rentity_id>" in goaml and b"STR" in goaml
+    filing = bank.aml.cases.approve(OFFICER, case.case_id, layout="pboc")
     assert filing.kind == "suspicious"
     document = filing.document.decode()
     assert "<" in document and "Collector" in document and "STR-FAN-IN" in document

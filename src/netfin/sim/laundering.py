@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from netfin.aml.history import txns_from_events
 from netfin.aml.monitoring.model import TXN_SCHEMA, AccountFacts, Channel, PartyKind, Txn, txns_to_table
+from netfin.core.errors import InvalidInput
 from netfin.sim.bank import START_MS_DEFAULT, BankConfig, ScenarioRates, generate
 
 H = 3_600_000
@@ -58,6 +59,12 @@ class LaunderingConfig:
     look_alikes: int = 12  # of each kind
     start_ms: int = START_MS_DEFAULT
 
+    def __post_init__(self) -> None:
+        if not 8 <= self.days <= 366:
+            raise InvalidInput("a laundering run lasts 8..366 days", code="days_invalid")
+        if not 1 <= self.schemes_per_typology <= 1_000 or not 0 <= self.look_alikes <= 1_000:
+            raise InvalidInput("schemes and look-alikes are 1..1000 and 0..1000", code="schemes_invalid")
+
 
 @dataclass(slots=True)
 class LaunderingRun:
@@ -81,11 +88,13 @@ class _Builder:
     # -- small pieces ---------------------------------------------------------------------
 
     def customer(self) -> str:
-        while True:
+        """An existing customer no scheme has used yet (a newly opened account once they run out)."""
+        for _ in range(64):
             pick = self.r.choice(self.customers)
             if pick not in self.used:
                 self.used.add(pick)
                 return pick
+        return self.fresh("c")
 
     def fresh(self, prefix: str = "l") -> str:
         self._fresh += 1

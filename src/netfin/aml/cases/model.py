@@ -18,6 +18,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from netfin.aml.reports.model import FilingKind as FilingKind  # one enum for cases and reports
 from netfin.identity.model import Role
 
 
@@ -39,11 +40,6 @@ class Decision(enum.StrEnum):
     FALSE_POSITIVE = "false_positive"
     ESCALATE = "escalate"
     REPORT = "report"
-
-
-class FilingKind(enum.StrEnum):
-    LARGE_VALUE = "large_value"
-    SUSPICIOUS = "suspicious"
 
 
 # Who may do what. Regulators and auditors read (and their reads are audited).

@@ -43,3 +43,11 @@ def test_a_hand_checked_evaluation() -> None:
 def test_no_alerts_and_no_labels() -> None:
     ev = evaluate([], {})
     assert ev.overall.precision is None and ev.overall.recall is None and not ev.typologies
+
+
+def test_a_small_bank_still_gets_every_scheme() -> None:
+    from netfin.sim.laundering import TYPOLOGIES, LaunderingConfig, generate_laundering
+
+    run = generate_laundering(LaunderingConfig(seed=3, customers=100, days=10, schemes_per_typology=6))
+    assert {typology for typology, _ in run.patterns.values()} == set(TYPOLOGIES)
+    assert run.table.num_rows > 0 and len(run.labels) > 8 * 6
