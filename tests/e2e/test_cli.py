@@ -77,7 +77,7 @@ def test_verify_exits_nonzero_naming_the_first_bad_entry(tmp_path: Path) -> None
 def test_accounts_listing_and_bad_database_url(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'demo.db'}"
     assert _run("demo", "--db", db, "--events", "50", "--customers", "5", "--json")[0] == 0
-    code, out = _run("ledger", "accounts", "--db", db, "--json")
+    code, out = _run("ledger", "accounts", "--db", db, "--limit", "500", "--json")
     accounts = json.loads(out)["accounts"]
     day = [a for a in accounts if a["currency"] == "CNY"]
     story = [a for a in accounts if a["currency"] == "GBP"]
