@@ -55,7 +55,7 @@ def amlsim(profile: str | None) -> dict[str, Any]:
     result = scan(table, load_profile(profile), workers=2)
     ev: Evaluation = evaluate(result.alerts, labels)
     return {
-        "profile": profile or "default (pboc)",
+        "profile": Path(profile).relative_to(REPO).as_posix() if profile else "default (pboc)",
         "rows": result.rows,
         "accounts": 20_000,
         "base_rate": round(len(labels) / 20_000, 4),
