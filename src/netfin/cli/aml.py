@@ -9,16 +9,13 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import os
-import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -27,35 +24,19 @@ from netfin.aml.history import load_labels, load_txns
 from netfin.aml.monitoring.batch import ScanResult, scan
 from netfin.aml.monitoring.config import load_profile
 from netfin.aml.monitoring.model import TXN_COLUMNS, AccountFacts
+from netfin.cli.common import DbOption, JsonOption, emit, err, out, refuse
 from netfin.core.errors import NetfinError
 
 aml_app = typer.Typer(
     help="Anti-money-laundering: monitoring scenarios, the transaction graph, cases and reports.",
     no_args_is_help=True,
 )
-err = Console(stderr=True)
-out = Console()
-JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 ProfileOption = typer.Option(
     None, "--profile", help="Monitoring profile YAML (default: the packaged PBoC one)."
 )
 WorkersOption = typer.Option(
     1, "--workers", min=1, max=64, help="Processes to scan with (accounts are sharded)."
 )
-DbOption = typer.Option(None, "--db", help="Database URL (default: $NETFIN_DATABASE_URL).")
-
-
-def _emit(data: Any) -> None:
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-def _refuse(error: Exception, json: bool) -> NoReturn:
-    code = getattr(error, "code", "invalid_input")
-    if json:
-        _emit({"error": code, "message": str(error)})
-    else:
-        err.print(f"[red]error:[/red] {error}")
-    raise typer.Exit(2)
 
 
 def _history(data: Path, mapping: Path | None) -> pa.Table:
@@ -175,10 +156,10 @@ def evaluate_command(
         result = _scan(table, profile, workers, accounts)
         evaluation = evaluate(result.alerts, truth, patterns=patterns) if truth is not None else None
     except (NetfinError, OSError, ValueError) as error:
-        _refuse(error, json)
+        refuse(error, json)
     report = _report(result, evaluation, source)
     if json:
-        _emit(report)
+        emit(report)
     else:
         _print(report)
 
@@ -221,14 +202,14 @@ def scan_command(
                     opened + done.cases_opened,
                 )
     except (NetfinError, OSError, ValueError) as error:
-        _refuse(error, json)
+        refuse(error, json)
     report = _report(result, None, data.name) | {
         "alerts_new": new,
         "alerts_duplicate": dup,
         "cases_opened": opened,
     }
     if json:
-        _emit(report)
+        emit(report)
     else:
         _print(report)
         out.print(f"{new:,} new alerts ({dup:,} already stored), {opened:,} cases opened")
@@ -259,9 +240,9 @@ def cases_command(
             found = service.cases(actor, status=status, limit=limit)
             ageing = service.ageing(actor)
     except (NetfinError, OSError, ValueError) as error:
-        _refuse(error, json)
+        refuse(error, json)
     if json:
-        _emit({"cases": [c.as_dict() for c in found], "ageing": dataclasses.asdict(ageing)})
+        emit({"cases": [c.as_dict() for c in found], "ageing": dataclasses.asdict(ageing)})
         return
     table = Table("case", "party", "status", "severity", "alerts", "typologies", "overdue")
     now = SystemClock().now_ns()

@@ -10,15 +10,13 @@ import csv
 import io
 import os
 import random
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -37,6 +35,7 @@ from netfin.aml.news.model import SentimentLabel
 from netfin.aml.news.sentiment import default_scorer
 from netfin.aml.news.supervised import read_labelled, train_scorer
 from netfin.audit import AuditLog
+from netfin.cli.common import DbOption, JsonOption, emit, err, out, refuse
 from netfin.core.clock import SystemClock, iso_from_ns
 from netfin.core.errors import NetfinError
 from netfin.core.ids import Uuid7Ids
@@ -46,29 +45,10 @@ from netfin.storage import open_engine
 news_app = typer.Typer(
     help="News and social-media early warning: ingest, score sentiment, raise warnings.", no_args_is_help=True
 )
-err = Console(stderr=True)
-out = Console()
-JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
-DbOption = typer.Option(
-    None, "--db", help="Database URL (default: $NETFIN_DATABASE_URL or sqlite:///netfin.db)."
-)
 ConfigOption = typer.Option(None, "--config", help="Early-warning YAML (default: the packaged one).")
 DATA_DIR_DEFAULT = Path("..") / "shared" / "data" / "sentiment"
 CLI_ACTOR = Actor.system("netfin-cli")
 ENTITY_FILE_BYTES_MAX = 64 * 1024 * 1024
-
-
-def _emit(data: Any) -> None:
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-def _refuse(error: Exception, json: bool) -> NoReturn:
-    code = getattr(error, "code", "invalid_input")
-    if json:
-        _emit({"error": code, "message": str(error)})
-    else:
-        err.print(f"[red]error:[/red] {error}")
-    raise typer.Exit(2)
 
 
 @contextmanager
@@ -125,8 +105,8 @@ def watch_command(
         with _service(db, None) as service:
             count = service.watch(loaded, CLI_ACTOR)
     except (NetfinError, OSError, ValueError, KeyError) as error:
-        _refuse(error, json)
-    _emit({"watched": count}) if json else out.print(f"watching {count} entities")
+        refuse(error, json)
+    emit({"watched": count}) if json else out.print(f"watching {count} entities")
 
 
 @news_app.command("ingest")
@@ -148,14 +128,14 @@ def ingest_command(
                 service.watch(read_entities(entities), CLI_ACTOR)
             result = service.ingest(items, CLI_ACTOR)
     except (NetfinError, OSError, ValueError, KeyError) as error:
-        _refuse(error, json)
+        refuse(error, json)
     body = {
         "received": result.received, "stored": result.stored, "duplicates": result.duplicates,
         "mentions": result.mentions, "negative_items": result.negative_items,
         "warnings": [_warning_json(w) for w in result.warnings],
     }  # fmt: skip
     if json:
-        _emit(body)
+        emit(body)
         return
     out.print(f"{result.stored} stored, {result.duplicates} duplicates, {result.mentions} mentions, "
               f"{len(result.warnings)} warnings")  # fmt: skip
@@ -186,9 +166,9 @@ def warnings_command(
                 CLI_ACTOR, status=None if all_statuses else WarningStatus.OPEN, limit=limit
             )
     except NetfinError as error:
-        _refuse(error, json)
+        refuse(error, json)
     if json:
-        _emit({"warnings": [_warning_json(w) for w in found]})
+        emit({"warnings": [_warning_json(w) for w in found]})
     elif found:
         _print_warnings(found)
     else:
@@ -208,8 +188,8 @@ def acknowledge_command(
         with _service(db, None) as service:
             done = service.acknowledge(warning_id, Actor("risk_analyst", analyst), note)
     except NetfinError as error:
-        _refuse(error, json)
-    _emit(_warning_json(done)) if json else out.print(f"{done.warning_id} {done.status.value}")
+        refuse(error, json)
+    emit(_warning_json(done)) if json else out.print(f"{done.warning_id} {done.status.value}")
 
 
 @news_app.command("score")
@@ -218,12 +198,10 @@ def score_command(text: str, json: bool = JsonOption) -> None:
     try:
         score = default_scorer().score(text)
     except NetfinError as error:
-        _refuse(error, json)
+        refuse(error, json)
     body = {"value": round(score.value, 4), "label": score.label.value, "scorer": score.scorer,
             "version": score.version, "evidence": list(score.evidence)}  # fmt: skip
-    _emit(body) if json else out.print(
-        f"{score.label.value} {score.value:+.3f} ({', '.join(score.evidence)})"
-    )
+    emit(body) if json else out.print(f"{score.label.value} {score.value:+.3f} ({', '.join(score.evidence)})")
 
 
 def _progress(json: bool) -> Progress:
@@ -263,9 +241,9 @@ def evaluate_command(
     try:
         reports = evaluate_datasets(data_dir, json)
     except NetfinError as error:
-        _refuse(error, json)
+        refuse(error, json)
     if json:
-        _emit({"scorer": default_scorer().version, "datasets": {k: r.to_json() for k, r in reports.items()}})
+        emit({"scorer": default_scorer().version, "datasets": {k: r.to_json() for k, r in reports.items()}})
         return
     view = Table("dataset", "rows", "accuracy", "macro-F1", "P/R negative", "P/R neutral", "P/R positive")
     for name, r in reports.items():
@@ -297,7 +275,7 @@ def train_command(
         held = report([names[labels[i]] for i in test], [scorer.score(texts[i]).label for i in test])
         path = scorer.save(out_dir)
     except (NetfinError, OSError) as error:
-        _refuse(error, json)
+        refuse(error, json)
     body = {"path": str(path), "version": scorer.version, "train_rows": len(train), "holdout": held.to_json()}
-    _emit(body) if json else out.print(f"saved {path}: held-out accuracy {held.accuracy:.3f}, "
+    emit(body) if json else out.print(f"saved {path}: held-out accuracy {held.accuracy:.3f}, "
                                        f"macro-F1 {held.macro_f1:.3f} on {held.rows} rows")  # fmt: skip

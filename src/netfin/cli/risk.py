@@ -6,20 +6,18 @@ JSON document on stdout; progress goes to stderr.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from netfin.cli.common import JsonOption, emit, err, out, refuse
 from netfin.core.errors import NetfinError
 from netfin.risk import metrics
 from netfin.risk.evaluation import (
@@ -36,29 +34,11 @@ from netfin.sim.bank import BankConfig, write_parquet
 from netfin.storage import open_engine
 
 risk_app = typer.Typer(help="Fraud risk: simulate, train, backtest, evaluate, monitor.", no_args_is_help=True)
-err = Console(stderr=True)
-out = Console()
-JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 DataOption = typer.Option(
     ..., "--data", help="Labelled history: CSV or Parquet (with --mapping) or netfin Parquet."
 )
 MappingOption = typer.Option(None, "--mapping", help="YAML naming the file's columns (see risk/mappings/).")
 RulesOption = typer.Option(None, "--rules", help="Rule-set YAML (default: the packaged rule set).")
-
-
-def _emit(data: Any) -> None:
-    sys.stdout.write(
-        orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode() + "\n"
-    )
-
-
-def _refuse(error: Exception, json: bool) -> NoReturn:
-    code = getattr(error, "code", "invalid_input")
-    if json:
-        _emit({"error": code, "message": str(error)})
-    else:
-        err.print(f"[red]error:[/red] {error}")
-    raise typer.Exit(2)
 
 
 def _history(data: Path, mapping: Path | None) -> tuple[pa.Table, list[str]]:
@@ -95,14 +75,14 @@ def simulate(
     try:
         config = BankConfig(seed=seed, customers=customers, days=days, calibration_dir=calibration)
     except NetfinError as error:
-        _refuse(error, json)
+        refuse(error, json)
     with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed:,} events"),
                   TimeElapsedColumn(), console=err, disable=json) as progress:  # fmt: skip
         task = progress.add_task("events", total=None)
         summary = write_parquet(out_path, config, progress=lambda n: progress.update(task, completed=n))
     body = {"path": str(out_path), "events": summary.events, "frauds": dict(summary.frauds),
             "seconds": round(summary.seconds, 2)}  # fmt: skip
-    _emit(body) if json else out.print(
+    emit(body) if json else out.print(
         f"{summary.events:,} events, frauds {dict(summary.frauds)} -> {out_path}"
     )
 
@@ -152,11 +132,11 @@ def evaluate_command(
                 history, ruleset=ruleset, extra=extra, progress=tell, held_out=other
             )
     except (NetfinError, OSError, ValueError, KeyError) as error:
-        _refuse(error, json)
+        refuse(error, json)
     if model_out is not None:
         report["model_path"] = str(save(model, model_out))
     if json:
-        _emit(report)
+        emit(report)
         return
     out.print(
         _metrics_table(
@@ -203,10 +183,10 @@ def train_command(
                 test, seconds = report["model"], report["seconds"]
         path = save(model, model_out)
     except (NetfinError, OSError, ValueError, KeyError) as error:
-        _refuse(error, json)
+        refuse(error, json)
     body = {"path": str(path), "version": model.version, "test": test, "seconds": seconds}
     auprc = _f(test.get("auprc"))
-    _emit(body) if json else out.print(f"model {model.version} -> {path}; test AUPRC {auprc}")
+    emit(body) if json else out.print(f"model {model.version} -> {path}; test AUPRC {auprc}")
 
 
 @risk_app.command("backtest")
@@ -224,9 +204,9 @@ def backtest_command(
             tell("rules")
             report = backtest(ruleset, table)
     except (NetfinError, OSError, ValueError, KeyError) as error:
-        _refuse(error, json)
+        refuse(error, json)
     if json:
-        _emit(report.as_dict())
+        emit(report.as_dict())
         return
     view = Table(title=f"{ruleset.identity} on {data.name}: {report.rows:,} events, {report.frauds:,} frauds")
     for column in ("rule", "action", "hits", "hit rate", "precision", "recall", "money recall"):
@@ -270,6 +250,6 @@ def monitor_command(
         "psi": value,
         "verdict": verdict,
     }
-    _emit(body) if json else out.print(
+    emit(body) if json else out.print(
         f"PSI {_f(value)} ({verdict}); baseline {len(baseline):,}, current {len(current):,}"
     )

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import csv
 import os
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-import orjson
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -32,14 +29,12 @@ from netfin.aml.screening.model import (
     ScreeningSubject,
     load_config,
 )
+from netfin.cli.common import JsonOption, emit, err, out, refuse
 from netfin.core.errors import NetfinError
 
 sanctions_app = typer.Typer(
     help="Sanctions and PEP screening: load lists, screen names, rescreen everyone.", no_args_is_help=True
 )
-err = Console(stderr=True)
-out = Console()
-JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 ListsOption = typer.Option(
     None,
     "--lists",
@@ -50,19 +45,6 @@ ConfigOption = typer.Option(
 )
 FILE_ROWS_MAX = 100_000
 DEFAULT_LISTS_DIR = Path("..") / "shared" / "data" / "sanctions"
-
-
-def _emit(data: Any) -> None:
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-def _refuse(error: Exception, json: bool) -> NoReturn:
-    code = getattr(error, "code", "invalid_input")
-    if json:
-        _emit({"error": code, "message": str(error)})
-    else:
-        err.print(f"[red]error:[/red] {error}")
-    raise typer.Exit(2)
 
 
 def lists_directory(given: Path | None) -> Path:
@@ -164,9 +146,9 @@ def screen_command(
         index, _ = _index(lists, config)
         results = [_result(s, index.screen(s, limit)) for s in subjects]
     except (NetfinError, OSError, ValueError) as error:
-        _refuse(error, json)
+        refuse(error, json)
     if json:
-        _emit({"list_versions": index.versions, "config_version": index.config.version, "results": results})
+        emit({"list_versions": index.versions, "config_version": index.config.version, "results": results})
         return
     for result in results:
         out.print(_table(result))
@@ -178,10 +160,10 @@ def lists_command(lists: Path | None = ListsOption, json: bool = JsonOption) -> 
     try:
         loaded = load_directory(lists_directory(lists))
     except (NetfinError, OSError) as error:
-        _refuse(error, json)
+        refuse(error, json)
     summaries = [item.summary() for item in loaded]
     if json:
-        _emit({"lists": summaries})
+        emit({"lists": summaries})
         return
     table = Table(title="sanctions lists")
     for column in ("list", "source", "entries", "names", "kinds", "sha256", "schema deviations"):
@@ -223,9 +205,9 @@ def evaluate_command(
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     except (NetfinError, OSError) as error:
-        _refuse(error, json)
+        refuse(error, json)
     if json:
-        _emit(report)
+        emit(report)
         return
     _print_report(report)
 

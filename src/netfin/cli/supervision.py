@@ -10,17 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-import orjson
 import sqlalchemy as sa
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from netfin.aml.ownership import (
@@ -34,6 +31,7 @@ from netfin.aml.ownership import (
 )
 from netfin.aml.ownership.model import EDGES_PER_BATCH_MAX, parse_share
 from netfin.audit import AuditLog
+from netfin.cli.common import DbOption, JsonOption, emit, out, refuse
 from netfin.core.clock import SystemClock
 from netfin.core.errors import InvalidInput, LimitExceeded, NetfinError
 from netfin.core.ids import Uuid7Ids
@@ -43,29 +41,10 @@ from netfin.storage import open_engine
 supervision_app = typer.Typer(
     help="Penetrating supervision: the ownership graph and ultimate beneficial owners.", no_args_is_help=True
 )
-err = Console(stderr=True)
-out = Console()
 FILE_BYTES_MAX = 64 * 1024 * 1024
 CSV_COLUMNS = ("owner", "owned", "share")
-JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
-DbOption = typer.Option(
-    None, "--db", help="Database URL (default: $NETFIN_DATABASE_URL or sqlite:///netfin.db)."
-)
 ActorOption = typer.Option("system:netfin-cli", "--actor", help="Who acts, as kind:id (e.g. regulator:rg-7).")
 AsOfOption = typer.Option(None, "--as-of", help="The date to look at, YYYY-MM-DD (default: today, UTC).")
-
-
-def _emit(data: Any) -> None:
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-def _refuse(error: Exception, json: bool) -> NoReturn:
-    code = getattr(error, "code", "invalid_input")
-    if json:
-        _emit({"error": code, "message": str(error)})
-    else:
-        err.print(f"[red]error:[/red] {error}")
-    raise typer.Exit(2)
 
 
 def _actor(text: str) -> Actor:
@@ -149,9 +128,9 @@ def ubo_command(
         with _service(db) as service:
             report = service.ubo(entity, _actor(actor), threshold, as_of=_date(as_of), kind=kind)
     except NetfinError as error:
-        _refuse(error, json)
+        refuse(error, json)
     if json:
-        _emit(report_json(report))
+        emit(report_json(report))
         return
     table = Table(title=f"Beneficial owners of {entity} on {report.as_of} (threshold {report.threshold})")
     for column in ("person", "effective share", "≥ threshold", "majority chain", "strongest path"):
@@ -179,9 +158,9 @@ def chain_command(
         with _service(db) as service:
             chain = service.chain(entity, _actor(actor), as_of=_date(as_of))
     except NetfinError as error:
-        _refuse(error, json)
+        refuse(error, json)
     if json:
-        _emit(chain_json(chain))
+        emit(chain_json(chain))
         return
     table = Table(title=f"Ownership upstream of {entity} on {chain.as_of}")
     for column in ("owner", "kind", "owned", "share", "from", "to"):
@@ -255,10 +234,10 @@ def load_ownership_command(
         with _service(db) as service:
             recorded = service.record_edges(_actor(actor), drafts)
     except NetfinError as error:
-        _refuse(error, json)
+        refuse(error, json)
     except sa.exc.OperationalError as error:
-        _refuse(InvalidInput(str(error.orig).splitlines()[0], code="database_unavailable"), json)
+        refuse(InvalidInput(str(error.orig).splitlines()[0], code="database_unavailable"), json)
     body = {"file": str(file), "edges": len(recorded), "enterprises": len({e.owned_id for e in recorded})}
-    _emit(body) if json else out.print(
+    emit(body) if json else out.print(
         f"recorded {body['edges']:,} edges into {body['enterprises']:,} enterprises"
     )
