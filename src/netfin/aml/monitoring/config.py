@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from netfin.aml.monitoring.model import Channel, PartyKind, Severity
+from netfin.aml.monitoring.model import Alert, Channel, PartyKind, Severity
 from netfin.core.errors import InvalidInput
 
 PROFILE_BYTES_MAX = 1_000_000
@@ -102,6 +102,32 @@ class Scenario:
     def ratio(self, name: str) -> Decimal:
         value: Decimal = self.params[name]
         return value
+
+    def alert(
+        self,
+        profile: str,
+        account: str,
+        ts_ms: int,
+        facts: dict[str, Any],
+        txn_ids: tuple[str, ...],
+        subgraph: dict[str, Any] | None = None,
+    ) -> Alert:
+        """This scenario's alert on ``account``, its reasons filled from ``facts``."""
+        text = {k: str(v) for k, v in facts.items()}
+        return Alert(
+            scenario=self.code,
+            scenario_version=self.version,
+            profile_version=profile,
+            account=account,
+            ts_ms=ts_ms,
+            severity=self.severity,
+            reason_en=self.reason_en.safe_substitute(text),
+            reason_zh=self.reason_zh.safe_substitute(text),
+            facts=facts,
+            txn_ids=txn_ids,
+            typology=self.typology,
+            subgraph=subgraph or {},
+        )
 
 
 @dataclass(frozen=True, slots=True)

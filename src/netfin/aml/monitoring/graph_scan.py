@@ -10,7 +10,6 @@ every customer account it involves, with the subgraph as evidence.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -105,7 +104,7 @@ def _spreads(engine: GraphEngine, graph: _Graph, s: Scenario, profile: Profile) 
         evidence = spread.evidence(graph.edges, graph.index)
         ts_ms = spread.window_end_ns // _MS_NS
         txns = graph.txns(spread.edges, profile.evidence_max)
-        out += [_alert(s, profile, a, ts_ms, facts, txns, evidence) for a in graph.customers(nodes)]
+        out += [s.alert(profile.label, a, ts_ms, facts, txns, evidence) for a in graph.customers(nodes)]
     return out
 
 
@@ -132,33 +131,7 @@ def _mules(engine: GraphEngine, graph: _Graph, s: Scenario, profile: Profile) ->
         last = int(graph.edges.ts_ns[rows].max()) // _MS_NS if rows else 0
         txns = graph.txns(rows, profile.evidence_max)
         out += [
-            _alert(s, profile, a, last, facts, txns, evidence)
+            s.alert(profile.label, a, last, facts, txns, evidence)
             for a in graph.customers(community.mule_members)
         ]
     return out
-
-
-def _alert(
-    s: Scenario,
-    profile: Profile,
-    account: str,
-    ts_ms: int,
-    facts: dict[str, Any],
-    txns: tuple[str, ...],
-    evidence: dict[str, Any],
-) -> Alert:
-    text = {k: str(v) for k, v in facts.items()}
-    return Alert(
-        scenario=s.code,
-        scenario_version=s.version,
-        profile_version=profile.label,
-        account=account,
-        ts_ms=ts_ms,
-        severity=s.severity,
-        reason_en=s.reason_en.safe_substitute(text),
-        reason_zh=s.reason_zh.safe_substitute(text),
-        facts=facts,
-        txn_ids=txns,
-        typology=s.typology,
-        subgraph=evidence,
-    )

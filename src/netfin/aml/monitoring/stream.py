@@ -376,22 +376,8 @@ class StreamMonitor:
         if self._quiet.get(key, -(2**62)) > ts_ms:
             return
         self._quiet[key] = ts_ms + (s.window_ms() if quiet_ms is None else quiet_ms)
-        text = {k: str(v) for k, v in facts.items()}
         alerts.append(
-            Alert(
-                scenario=s.code,
-                scenario_version=s.version,
-                profile_version=self.profile.label,
-                account=account,
-                ts_ms=ts_ms,
-                severity=s.severity,
-                reason_en=s.reason_en.safe_substitute(text),
-                reason_zh=s.reason_zh.safe_substitute(text),
-                facts=facts,
-                txn_ids=txn_ids[: self.profile.evidence_max],
-                typology=s.typology,
-                subgraph=subgraph or {},
-            )
+            s.alert(self.profile.label, account, ts_ms, facts, txn_ids[: self.profile.evidence_max], subgraph)
         )
 
     def _window(self, code: str, account: str, currency: str) -> _Window:
