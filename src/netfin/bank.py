@@ -64,6 +64,8 @@ from netfin.storage import open_engine
 from netfin.storage.idempotency import Idempotency
 
 DEFAULT_DATABASE_URL = "sqlite:///netfin.db"
+AML_CONSUMER = "aml.payments"  # the AML monitor's cursor over the payment outbox
+AML_WARM_MAX = 200_000  # payments replayed at most to warm the monitor up after a restart
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -211,6 +213,7 @@ class Bank:
         cases = CaseService(engine, self.audit, clock=clock, ids=ids, renderer=reports)
         aml_profile = load_aml_profile(environ.get("NETFIN_AML_PROFILE") or None)
         self.aml = AmlService(engine, self.audit, aml_profile, clock=clock, ids=ids, cases=cases)
+        self._aml_warm = False
         self.openbanking = OpenBanking(
             identity=self.identity, consents=self.consents, payments=self.payments, ledger=self.ledger,
             audit=self.audit, clock=clock,
@@ -277,9 +280,20 @@ class Bank:
         return self.screening.update_lists(lists, subjects, actor, progress)
 
     def monitor_aml(self, *, limit: int = 5_000) -> Consumed:
-        """Feed the payments settled since the AML cursor through the monitoring scenarios."""
-        consumer = "aml.payments"
-        events = self.orders.outbox(after_seq=self.aml.cursor(consumer), limit=limit)
+        """Feed the payments settled since the AML cursor through the monitoring scenarios.
+
+        Run it in one process (the AML worker), every few seconds: the
+        scenarios' windows live in that process, and a second one would see
+        only part of the payments. The first call in a process replays the
+        payments of the profile's longest window before the cursor, so the
+        windows are whole again after a restart.
+        """
+        consumer = AML_CONSUMER
+        cursor = self.aml.cursor(consumer)
+        if not self._aml_warm:
+            self._warm_aml(cursor)
+            self._aml_warm = True
+        events = self.orders.outbox(after_seq=cursor, limit=limit)
         batch = []
         for event in events:
             txn = txn_from_event(event, home_country=self.settings.profile.country)
@@ -290,6 +304,21 @@ class Bank:
         if events and consumed.cursor < int(events[-1]["seq"]):
             self.aml.advance(consumer, int(events[-1]["seq"]))  # nothing settled in the rest of the page
         return consumed
+
+    def _warm_aml(self, cursor: int) -> int:
+        """Replay the settled payments of the longest window before ``cursor`` (at most ``AML_WARM_MAX``)."""
+        oldest_ms = self.clock.now_ns() // 1_000_000 - self.aml.longest_window_ms
+        seq, txns = max(0, cursor - AML_WARM_MAX), []
+        while seq < cursor:
+            page = [e for e in self.orders.outbox(after_seq=seq, limit=5_000) if int(e["seq"]) <= cursor]
+            if not page:
+                break
+            for event in page:
+                txn = txn_from_event(event, home_country=self.settings.profile.country)
+                if txn is not None and txn.ts_ms >= oldest_ms:
+                    txns.append(txn)
+            seq = int(page[-1]["seq"])
+        return self.aml.warm_up(txns)
 
     def _parties_of(self, endpoints: set[str]) -> dict[str, str]:
         """Endpoint keys (``account:…``, ``wallet:…``) of our customers -> their party ids."""
@@ -317,7 +346,6 @@ class Bank:
             "mandates_expired": self.mandates.expire_due(),
             "mandate_payments_reconciled": self.mandates.reconcile(),
             "fx_executions_recovered": len(self.fx_execution.recover()),
-            "aml_events_monitored": self.monitor_aml().events,
         }
 
     def close(self) -> None:

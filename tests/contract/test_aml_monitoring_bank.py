@@ -64,7 +64,6 @@ def test_a_fan_in_of_settled_payments_opens_a_case_for_the_payee(bank: Bank, clo
     assert "fan_in" in case.typologies
     again = bank.monitor_aml()  # nothing new after the cursor
     assert again.events == 0 and again.cursor == consumed.cursor
-    assert bank.housekeeping()["aml_events_monitored"] == 0
 
     # The analyst proposes a report, a second officer approves: a suspicious-transaction report is filed.
     proposed = bank.aml.cases.decide(ANALYST, case.case_id, "report", "twelve unrelated payers in two hours")
@@ -80,6 +79,51 @@ def test_a_fan_in_of_settled_payments_opens_a_case_for_the_payee(bank: Bank, clo
     assert "<" in document and "Collector" in document and "STR-FAN-IN" in document
     validate(filing.document, schema_path("pboc", FilingKind.SUSPICIOUS))
     assert document.count("300000") >= 12  # every payment, in minor units
+
+
+def test_a_restarted_monitor_warms_up_its_windows(store_url: str, clock: ManualClock) -> None:
+    """Six payers before a restart and six after are one fan-in of twelve: the windows survive."""
+    first = _open(store_url, clock)
+    collector_party, collector = _customer(first, "Collector", "+8613800000000", 0)
+    for i in range(6):
+        _pay(first, collector, i)
+        clock.advance(seconds=600)
+    assert first.monitor_aml().alerts_new == 0  # six payers: not yet a fan-in
+    first.close()
+    second = _open(store_url, clock)
+    try:
+        for i in range(6, 12):
+            _pay(second, collector, i)
+            clock.advance(seconds=600)
+        consumed = second.monitor_aml()
+        assert consumed.events == 6 and consumed.alerts_new >= 1
+        (case,) = second.aml.cases.cases(OFFICER, party=format_id(collector_party))
+        assert "fan_in" in case.typologies
+    finally:
+        second.close()
+
+
+def _open(store_url: str, clock: ManualClock) -> Bank:
+    opened = Bank(BankSettings(database_url=store_url), clock=clock)
+    opened.orders.sca = type(opened.orders.sca)(
+        threshold_minor={}, default_threshold_minor=10**12, new_payee=False
+    )
+    opened.orders.risk = AllowAll()
+    return opened
+
+
+def _pay(bank: Bank, collector: str, i: int) -> None:
+    party, account = _customer(bank, f"Payer {i}", f"+86138000001{i:02d}", 5_000 * YUAN)
+    request = OrderRequest(
+        OrderKind.ACCOUNT_TO_ACCOUNT,
+        Endpoint(EndpointKind.ACCOUNT, account),
+        Endpoint(EndpointKind.ACCOUNT, collector),
+        3_000 * YUAN,
+        "CNY",
+    )
+    assert (
+        bank.orders.submit(OPERATOR, party, request, idempotency_key=f"fan-{i}").status is OrderStatus.SETTLED
+    )
 
 
 def test_outbox_events_become_transactions() -> None:

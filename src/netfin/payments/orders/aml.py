@@ -60,9 +60,11 @@ class SanctionsScreenedRisk:
     """The risk hook with sanctions screening in front of it for cross-border payments.
 
     A cross-border payee's name (and the country of its IBAN) is screened in
-    memory before the risk engine decides; a possible match refuses the
-    payment (``sanctions_hold``) and stores the screening result for
-    compliance, who may clear it so the payment can be submitted again.
+    memory before the risk engine decides (about a millisecond, repeated names
+    from a cache); only a possible match pays for more: the full screening is
+    stored for compliance (with every candidate and its evidence) and the
+    payment is refused (``sanctions_hold``). Compliance may clear the result
+    so the payment can be submitted again.
     """
 
     def __init__(self, inner: RiskHook, screening: ScreeningService) -> None:
