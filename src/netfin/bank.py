@@ -209,15 +209,20 @@ class Bank:
         self.fx_execution = FxExecution(engine, self.ledger, self.identity, self.audit, clock=clock, ids=ids)
         self.pvp = PvpSettlements(engine, self.ledger, self.identity, self.audit, clock=clock, ids=ids)
         # AML watches settled payments from the outbox, never on the payment's synchronous path.
-        reports = CaseReports(self.identity, self.orders, reporting_entity_from_env(environ))
-        cases = CaseService(engine, self.audit, clock=clock, ids=ids, renderer=reports)
-        aml_profile = load_aml_profile(environ.get("NETFIN_AML_PROFILE") or None)
-        self.aml = AmlService(engine, self.audit, aml_profile, clock=clock, ids=ids, cases=cases)
+        self.aml = self._aml_service(environ, engine, clock, ids)
         self._aml_warm = False
         self.openbanking = OpenBanking(
             identity=self.identity, consents=self.consents, payments=self.payments, ledger=self.ledger,
             audit=self.audit, clock=clock,
         )  # fmt: skip
+
+    def _aml_service(
+        self, environ: Mapping[str, str], engine: sa.Engine, clock: Clock, ids: IdSource
+    ) -> AmlService:
+        reports = CaseReports(self.identity, self.orders, reporting_entity_from_env(environ))
+        cases = CaseService(engine, self.audit, clock=clock, ids=ids, renderer=reports)
+        profile = load_aml_profile(environ.get("NETFIN_AML_PROFILE") or None)
+        return AmlService(engine, self.audit, profile, clock=clock, ids=ids, cases=cases)
 
     @classmethod
     def open(cls, url: str | None = None, **kwargs: Any) -> Bank:
