@@ -247,11 +247,8 @@ class CaseService:
         _require(actor, READERS, "read AML cases")
         with self.engine.connect() as connection:
             case = self._load(connection, case_id)
-            a, e = store.aml_alerts, store.aml_case_events
-            alerts = [
-                {str(k): v for k, v in r._mapping.items()}
-                for r in connection.execute(sa.select(a).where(a.c.case_id == case_id).order_by(a.c.ts_ms))
-            ]
+            alerts = _alerts_of(connection, case_id)
+            e = store.aml_case_events
             events = [
                 store.event_from_row(r)
                 for r in connection.execute(sa.select(e).where(e.c.case_id == case_id).order_by(e.c.seq))
@@ -422,7 +419,7 @@ class CaseService:
         _require(actor, APPROVERS, "approve AML reports")
         if self.renderer is None:
             raise ConfigurationError("no report renderer is configured", code="renderer_missing")
-        case, alerts, _ = self._snapshot(case_id)
+        case, alerts = self._snapshot(case_id)
         if case.status is not CaseStatus.PENDING_APPROVAL:
             raise Conflict(
                 f"case {case_id} is {case.status.value}, not pending approval", code="case_state_invalid"
@@ -523,15 +520,9 @@ class CaseService:
         with self.engine.connect() as connection:
             return self._load(connection, case_id)
 
-    def _snapshot(self, case_id: str) -> tuple[Case, list[dict[str, Any]], None]:
+    def _snapshot(self, case_id: str) -> tuple[Case, list[dict[str, Any]]]:
         with self.engine.connect() as connection:
-            case = self._load(connection, case_id)
-            a = store.aml_alerts
-            alerts = [
-                {str(k): v for k, v in r._mapping.items()}
-                for r in connection.execute(sa.select(a).where(a.c.case_id == case_id).order_by(a.c.ts_ms))
-            ]
-        return case, alerts, None
+            return self._load(connection, case_id), _alerts_of(connection, case_id)
 
     def _event(
         self, connection: sa.Connection, case_id: str, kind: str, actor: str, at: int, detail: dict[str, Any]
@@ -558,6 +549,13 @@ class CaseService:
             "interaction_id": actor.interaction_id,
             "detail": _flat(detail),
         }
+
+
+def _alerts_of(connection: sa.Connection, case_id: str) -> list[dict[str, Any]]:
+    """A case's alerts, oldest first, as plain dicts (reasons, facts, transactions, subgraph)."""
+    a = store.aml_alerts
+    rows = connection.execute(sa.select(a).where(a.c.case_id == case_id).order_by(a.c.ts_ms))
+    return [{str(k): v for k, v in r._mapping.items()} for r in rows]
 
 
 def _counts(
