@@ -1,0 +1,1 @@
+"""Credit: loan products and schedules, origination, scorecards and green pricing."""
