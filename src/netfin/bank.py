@@ -36,6 +36,9 @@ from netfin.audit import AuditLog
 from netfin.core.clock import Clock, SystemClock
 from netfin.core.errors import ConfigurationError
 from netfin.core.ids import IdSource, Uuid7Ids, format_id
+from netfin.credit.config import load_profile as load_credit_profile
+from netfin.credit.loans import LoanService
+from netfin.credit.origination import Origination
 from netfin.filings import CaseReports, reporting_entity_from_env
 from netfin.identity.consents import Consent, Consents
 from netfin.identity.credentials import Credentials
@@ -211,10 +214,24 @@ class Bank:
         # AML watches settled payments from the outbox, never on the payment's synchronous path.
         self.aml = self._aml_service(environ, engine, clock, ids)
         self._aml_warm = False
+        self._wire_credit(environ, engine, clock, ids)
         self.openbanking = OpenBanking(
             identity=self.identity, consents=self.consents, payments=self.payments, ledger=self.ledger,
             audit=self.audit, clock=clock,
         )  # fmt: skip
+
+    def _wire_credit(
+        self, environ: Mapping[str, str], engine: sa.Engine, clock: Clock, ids: IdSource
+    ) -> None:
+        """Credit: origination decides in-process; every loan's money moves through its ledger account."""
+        credit_profile = environ.get("NETFIN_CREDIT_PROFILE")
+        self.credit_profile = load_credit_profile(Path(credit_profile) if credit_profile else None)
+        self.origination = Origination(
+            engine, self.identity, self.audit, self.credit_profile, clock=clock, ids=ids
+        )
+        self.loans = LoanService(
+            engine, self.ledger, self.identity, self.audit, self.credit_profile, clock=clock, ids=ids
+        )
 
     def _aml_service(
         self, environ: Mapping[str, str], engine: sa.Engine, clock: Clock, ids: IdSource
@@ -351,6 +368,8 @@ class Bank:
             "mandates_expired": self.mandates.expire_due(),
             "mandate_payments_reconciled": self.mandates.reconcile(),
             "fx_executions_recovered": len(self.fx_execution.recover()),
+            "loan_events_recovered": self.loans.recover_events(),
+            "loans_serviced": sum(self.loans.service_due(Actor.system("credit")).values()),
         }
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from netfin.cli import aml, iso20022, news, payments, platform, risk, sanctions, supervision
+from netfin.cli import aml, credit, iso20022, news, payments, platform, risk, sanctions, supervision
 from netfin.cli.story import Story, run_story
 from netfin.core.clock import ManualClock
 from netfin.core.errors import NetfinError
@@ -38,6 +38,7 @@ app.add_typer(iso20022.app, name="iso20022")
 app.add_typer(payments.payments_app, name="payments")
 app.add_typer(risk.risk_app, name="risk")
 app.add_typer(aml.aml_app, name="aml")
+app.add_typer(credit.credit_app, name="credit")
 app.add_typer(sanctions.sanctions_app, name="sanctions")
 app.add_typer(news.news_app, name="news")
 app.add_typer(supervision.supervision_app, name="supervision")

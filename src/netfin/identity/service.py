@@ -50,12 +50,23 @@ CODE_BANK_CLEARING = 910
 CODE_BANK_LIMITS = 920
 # The bank's position in one currency, the other side of every FX leg.
 CODE_BANK_FX_POSITION = 930
+# Credit: income and loss accounts of the lending book (the 940s).
+CODE_BANK_INTEREST_INCOME = 940
+CODE_BANK_FEE_INCOME = 941
+CODE_BANK_PENALTY_INCOME = 942
+CODE_BANK_LOAN_LOSS = 943
+CODE_BANK_RECOVERY_INCOME = 944
 CODE_CASH_DEPOSIT = 1
 BANK_PURPOSES = {
     "funding": CODE_BANK_FUNDING,
     "clearing": CODE_BANK_CLEARING,
     "limits": CODE_BANK_LIMITS,
     "fx_position": CODE_BANK_FX_POSITION,
+    "interest_income": CODE_BANK_INTEREST_INCOME,
+    "fee_income": CODE_BANK_FEE_INCOME,
+    "penalty_income": CODE_BANK_PENALTY_INCOME,
+    "loan_loss": CODE_BANK_LOAN_LOSS,
+    "recovery_income": CODE_BANK_RECOVERY_INCOME,
 }
 _IBAN_ATTEMPTS_MAX = 16
 
