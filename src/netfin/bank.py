@@ -37,6 +37,7 @@ from netfin.core.clock import Clock, SystemClock
 from netfin.core.errors import ConfigurationError
 from netfin.core.ids import IdSource, Uuid7Ids, format_id
 from netfin.credit.config import load_profile as load_credit_profile
+from netfin.credit.lines import CreditLines
 from netfin.credit.loans import LoanService
 from netfin.credit.origination import Origination
 from netfin.filings import CaseReports, reporting_entity_from_env
@@ -232,6 +233,9 @@ class Bank:
         self.loans = LoanService(
             engine, self.ledger, self.identity, self.audit, self.credit_profile, clock=clock, ids=ids
         )
+        self.credit_lines = CreditLines(
+            engine, self.ledger, self.identity, self.audit, self.credit_profile, clock=clock, ids=ids
+        )
 
     def _aml_service(
         self, environ: Mapping[str, str], engine: sa.Engine, clock: Clock, ids: IdSource
@@ -271,10 +275,12 @@ class Bank:
         )
 
     def review_limits(self, actor: Actor, review: LimitReview | None = None) -> list[dict[str, object]]:
-        """Move wallet daily limits by the risk signals (the dynamic limit policy), every decision counted."""
+        """Move wallet daily limits and credit-line limits by the risk signals (the dynamic limit policy)."""
         if self.risk.log is not None:
             self.risk.log.flush()
-        return review_daily_limits(self.wallets, actor, review=review)
+        changes = review_daily_limits(self.wallets, actor, review=review)
+        window = review.window_days if review is not None else 90
+        return changes + self.credit_lines.review_limits(actor, window_days=window)
 
     def _screen_new_party(self, party: Party, identifiers: Sequence[tuple[str, str]]) -> None:
         if self.screening is not None:

@@ -21,8 +21,9 @@ from netfin.credit.products import DayCount, Fee, FeeTiming, RepaymentMethod
 
 DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "products.yaml"
 DECISIONS = ("approve", "refer", "decline")
-KINDS = ("instalment", "bnpl")
+KINDS = ("instalment", "bnpl", "revolving")
 PROFILE_BYTES_MAX = 1 << 20
+REVOLVING_KEYS = ("limit_floor", "limit_ceiling", "min_payment_rate", "min_payment_floor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,10 @@ class Product:
     pricing: PricingPolicy | None = None
     instalments: tuple[int, ...] = ()
     merchant_fee_rate: Decimal = Decimal(0)
+    limit_floor: int = 0  # revolving: where the risk engine may move the limit
+    limit_ceiling: int = 0
+    min_payment_rate: Decimal = Decimal(0)
+    min_payment_floor: int = 0
 
     def amount_max(self, kyc_level: int) -> int:
         eligible = [amount for level, amount in self.amount_max_by_kyc.items() if level <= kyc_level]
@@ -177,7 +182,8 @@ def _product(code: str, data: Any, currency: str) -> Product:
         where,
         data,
         common,
-        {"terms_months", "methods", "day_count", "fees", "pricing", "instalments", "merchant_fee_rate"},
+        {"terms_months", "methods", "day_count", "fees", "pricing", "instalments", "merchant_fee_rate"}
+        | set(REVOLVING_KEYS),
     )
     if d["kind"] not in KINDS:
         raise _fail(where, f"kind must be one of {KINDS}")
@@ -187,6 +193,8 @@ def _product(code: str, data: Any, currency: str) -> Product:
         raise _fail(where, "an instalment product needs pricing, terms_months and methods")
     if d["kind"] == "bnpl" and not d.get("instalments"):
         raise _fail(where, "a bnpl product needs instalments")
+    if d["kind"] == "revolving" and not {"pricing", *REVOLVING_KEYS} <= d.keys():
+        raise _fail(where, f"a revolving product needs pricing and {', '.join(REVOLVING_KEYS)}")
     names = _keys(f"{where}.name", d["name"], {"en", "zh"})
     return Product(
         code=code,
@@ -210,6 +218,10 @@ def _product(code: str, data: Any, currency: str) -> Product:
         pricing=_pricing(f"{where}.pricing", d["pricing"]) if "pricing" in d else None,
         instalments=tuple(_int(f"{where}.instalments", n, 2) for n in d.get("instalments", [])),
         merchant_fee_rate=_rate(f"{where}.merchant_fee_rate", d.get("merchant_fee_rate", "0")),
+        limit_floor=_int(f"{where}.limit_floor", d.get("limit_floor", 0)),
+        limit_ceiling=_int(f"{where}.limit_ceiling", d.get("limit_ceiling", 0)),
+        min_payment_rate=_rate(f"{where}.min_payment_rate", d.get("min_payment_rate", "0")),
+        min_payment_floor=_int(f"{where}.min_payment_floor", d.get("min_payment_floor", 0)),
     )
 
 

@@ -47,6 +47,7 @@ from netfin.core.clock import Clock
 from netfin.core.errors import Conflict, Forbidden, InvalidInput, NotFound, invariant
 from netfin.core.ids import IdSource, format_id
 from netfin.core.money import Money
+from netfin.credit.booking import Planned, book_chain, flat, insert_event, mark_event, plan_json
 from netfin.credit.config import CreditProfile
 from netfin.credit.origination import Application, ApplicationStatus, loan_terms
 from netfin.credit.products import BNPLPlan, LoanTerms, RepaymentMethod, merchant_fee
@@ -76,10 +77,7 @@ from netfin.ledger import (
     Account,
     AccountFlags,
     CreateAccountResult,
-    CreateTransferResult,
     Ledger,
-    Transfer,
-    TransferFlags,
 )
 
 CODE_LOAN_RECEIVABLE = 400
@@ -156,14 +154,6 @@ class Loan:
             "schedule": self.schedule,
             "position": position_to_json(self.position)["instalments"],
         }
-
-
-@dataclass(frozen=True, slots=True)
-class _Planned:
-    debit: int
-    credit: int
-    amount: int
-    code: int
 
 
 def _next_payment(p: LoanPosition) -> int:
@@ -325,26 +315,26 @@ class LoanService:
 
     def _disbursement(
         self, loan: Loan, settlement: CustomerAccount, merchant_id: str | None
-    ) -> list[_Planned]:
+    ) -> list[Planned]:
         r = loan.ledger_account_id
         if not isinstance(loan.terms, BNPLPlan):
-            return [_Planned(r, settlement.ledger_account_id, loan.principal_minor, CODE_LOAN_DISBURSEMENT)]
+            return [Planned(r, settlement.ledger_account_id, loan.principal_minor, CODE_LOAN_DISBURSEMENT)]
         invariant(merchant_id is not None, "a BNPL loan pays a merchant")
         merchant = self.identity.get_account(str(merchant_id)).ledger_account_id
         fee = merchant_fee(loan.terms)
         plan = []
         if loan.terms.down_payment_minor:
             plan.append(
-                _Planned(
+                Planned(
                     settlement.ledger_account_id,
                     merchant,
                     loan.terms.down_payment_minor,
                     CODE_BNPL_DOWN_PAYMENT,
                 )
             )
-        plan.append(_Planned(r, merchant, loan.terms.financed_minor - fee, CODE_BNPL_MERCHANT))
+        plan.append(Planned(r, merchant, loan.terms.financed_minor - fee, CODE_BNPL_MERCHANT))
         if fee:
-            plan.append(_Planned(r, self._bank("fee_income", loan.currency), fee, CODE_BNPL_MERCHANT_FEE))
+            plan.append(Planned(r, self._bank("fee_income", loan.currency), fee, CODE_BNPL_MERCHANT_FEE))
         return plan
 
     # -- servicing ---------------------------------------------------------------
@@ -386,7 +376,7 @@ class LoanService:
             counts[loan.bucket] = counts.get(loan.bucket, 0) + 1
         return counts
 
-    def _accrue(self, loan: Loan, as_of: date) -> tuple[Loan, list[_Planned]]:
+    def _accrue(self, loan: Loan, as_of: date) -> tuple[Loan, list[Planned]]:
         if as_of < loan.position.as_of:
             raise InvalidInput(
                 f"the loan is serviced to {loan.position.as_of} already", code="as_of_in_the_past"
@@ -399,11 +389,11 @@ class LoanService:
         penalty = position.outstanding("penalty") + sum(i.penalty_paid for i in position.instalments)
         new_penalty = penalty - loan.penalty_booked
         if interest:
-            plan.append(_Planned(r, self._bank("interest_income", ccy), interest, CODE_LOAN_INTEREST))
+            plan.append(Planned(r, self._bank("interest_income", ccy), interest, CODE_LOAN_INTEREST))
         if fees:
-            plan.append(_Planned(r, self._bank("fee_income", ccy), fees, CODE_LOAN_FEE))
+            plan.append(Planned(r, self._bank("fee_income", ccy), fees, CODE_LOAN_FEE))
         if new_penalty:
-            plan.append(_Planned(r, self._bank("penalty_income", ccy), new_penalty, CODE_LOAN_PENALTY))
+            plan.append(Planned(r, self._bank("penalty_income", ccy), new_penalty, CODE_LOAN_PENALTY))
         recognised = max([loan.recognised_seq, *(i.seq for i in due)])
         dpd = days_past_due(position, as_of)
         after = replace(
@@ -446,14 +436,14 @@ class LoanService:
         r, ccy = loan.ledger_account_id, loan.currency
         if parts.get("accrued_interest"):
             plan.append(
-                _Planned(r, self._bank("interest_income", ccy), parts["accrued_interest"], CODE_LOAN_INTEREST)
+                Planned(r, self._bank("interest_income", ccy), parts["accrued_interest"], CODE_LOAN_INTEREST)
             )
         if parts.get("prepayment_fee"):
-            plan.append(_Planned(r, self._bank("fee_income", ccy), parts["prepayment_fee"], CODE_LOAN_FEE))
+            plan.append(Planned(r, self._bank("fee_income", ccy), parts["prepayment_fee"], CODE_LOAN_FEE))
         applied = amount_minor - allocation.unapplied
         if applied <= 0:
             raise Conflict("nothing is owed on this loan", code="loan_nothing_owed")
-        plan.append(_Planned(source.ledger_account_id, r, applied, CODE_LOAN_REPAYMENT))
+        plan.append(Planned(source.ledger_account_id, r, applied, CODE_LOAN_REPAYMENT))
         after = replace(accrued, position=allocation.position)
         after = replace(after, recognised_seq=self._recognised_after(accrued, allocation.position))
         dpd = days_past_due(after.position, as_of)
@@ -491,7 +481,7 @@ class LoanService:
         invariant(amounts.total == accrued.owed(), "a write-off takes exactly what the receivable holds")
         if amounts.total:
             plan.append(
-                _Planned(
+                Planned(
                     self._bank("loan_loss", loan.currency),
                     loan.ledger_account_id,
                     amounts.total,
@@ -530,7 +520,7 @@ class LoanService:
             raise Conflict("only a written-off loan is recovered", code="loan_not_written_off")
         source = self._account(from_account_id, loan.currency, "recovery")
         plan = [
-            _Planned(
+            Planned(
                 source.ledger_account_id,
                 self._bank("recovery_income", loan.currency),
                 amount_minor,
@@ -629,7 +619,7 @@ class LoanService:
         actor: Actor,
         before: Loan,
         kind: str,
-        plan: Sequence[_Planned],
+        plan: Sequence[Planned],
         after: Loan,
         detail: dict[str, Any],
     ) -> Loan:
@@ -644,7 +634,7 @@ class LoanService:
             "status": "booking",
             "amount_minor": sum(p.amount for p in plan),
             "first_transfer_id": format_id(first_id),
-            "plan": [[format_id(p.debit), format_id(p.credit), p.amount, p.code] for p in plan],
+            "plan": plan_json(plan),
             "detail": {
                 **detail,
                 "after": {
@@ -658,52 +648,18 @@ class LoanService:
             "actor": f"{actor.kind}:{actor.id}"[:80],
             "created_ns": now,
         }
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(sa.insert(credit_loan_events), [event])
-        except sa.exc.IntegrityError:
-            raise Conflict("the loan changed meanwhile; try again", code="loan_changed") from None
-        reason = self._book(before, first_id, plan)
+        insert_event(self.engine, event)
+        reason = book_chain(self.ledger, before.currency, first_id, plan)
         self._finish(event, before, reason)
         self._audit(actor, kind, before, event, reason)
         if reason is not None:
             raise Conflict(f"the ledger refused the {kind}: {reason}", code=f"loan_{kind}_refused")
         return self.get(before.loan_id)
 
-    def _book(self, loan: Loan, first_id: int, plan: Sequence[_Planned]) -> str | None:
-        if not plan:
-            return None
-        last = len(plan) - 1
-        transfers = [
-            Transfer(
-                first_id + k,
-                p.debit,
-                p.credit,
-                p.amount,
-                loan.currency,
-                p.code,
-                flags=TransferFlags.NONE if k == last else TransferFlags.LINKED,
-            )
-            for k, p in enumerate(plan)
-        ]
-        if self.ledger.lookup_transfers([first_id]):
-            return None
-        results = self.ledger.create_transfers(transfers)
-        if all(r is CreateTransferResult.OK for r in results) or self.ledger.lookup_transfers([first_id]):
-            return None
-        for result in results:
-            if result not in (CreateTransferResult.OK, CreateTransferResult.LINKED_EVENT_FAILED):
-                return result.value
-        return CreateTransferResult.LINKED_EVENT_FAILED.value
-
     def _finish(self, event: dict[str, Any], before: Loan, reason: str | None) -> None:
         after = event["detail"]["after"]
         with self.engine.begin() as connection:
-            connection.execute(
-                sa.update(credit_loan_events)
-                .where(credit_loan_events.c.event_id == event["event_id"])
-                .values(status="rejected" if reason else "booked", reason=reason)
-            )
+            mark_event(connection, event["event_id"], reason)
             values: dict[str, Any] = {"version": before.version + 1, "updated_ns": self.clock.now_ns()}
             if reason is None:
                 values |= {
@@ -752,20 +708,9 @@ class LoanService:
                 "amount_minor": event["amount_minor"],
                 "transfers": len(event["plan"]),
                 "first_transfer_id": event["first_transfer_id"],
-                **_flat({k: v for k, v in event["detail"].items() if k != "after"}),
+                **flat({k: v for k, v in event["detail"].items() if k != "after"}),
             },
         )
-
-
-def _flat(detail: dict[str, Any], prefix: str = "") -> dict[str, str | int | None]:
-    """Audit details are flat scalars: nested parts become ``parts_interest`` and the like."""
-    out: dict[str, str | int | None] = {}
-    for key, value in detail.items():
-        if isinstance(value, dict):
-            out |= _flat(value, f"{prefix}{key}_")
-        else:
-            out[f"{prefix}{key}"] = value if value is None or isinstance(value, (str, int)) else str(value)
-    return out
 
 
 def _loan(row: Any) -> Loan:

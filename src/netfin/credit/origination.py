@@ -233,9 +233,7 @@ class Origination:
             if product.pricing is not None:
                 price = product.pricing.price(grade, application.esg)
                 rate = price.annual_rate
-            schedule = offer_schedule(product, application, rate, application.start or self._today())
-            offer = _offer(schedule)
-            new_payment = schedule.instalments[0].total
+            offer, new_payment = self._offer(product, application, rate)
             income = application.monthly_income.amount_minor
             dti = (inputs["existing_payments_minor"] + new_payment) * 10_000 // max(1, income)
             if dti > product.max_debt_to_income_bps:
@@ -335,6 +333,24 @@ class Origination:
                 ).scalar_one()
             )
 
+    def _offer(self, product: Product, application: Application, rate: Decimal) -> tuple[dict[str, Any], int]:
+        """The offer and the monthly payment it adds (a line's: its minimum payment when fully drawn)."""
+        if product.kind == "revolving":
+            limit = application.amount.amount_minor
+            share = product.min_payment_rate.as_integer_ratio()
+            payment = max(product.min_payment_floor, limit * share[0] // share[1])
+            offer = {
+                "currency": product.currency,
+                "limit_minor": limit,
+                "annual_rate": str(rate),
+                "min_payment_rate": str(product.min_payment_rate),
+                "min_payment_floor_minor": product.min_payment_floor,
+                "review_months": application.term,
+            }
+            return offer, payment
+        schedule = offer_schedule(product, application, rate, application.start or self._today())
+        return _offer(schedule), schedule.instalments[0].total
+
     def _today(self) -> date:
         return datetime.fromtimestamp(self.clock.now_ns() / 1e9, UTC).date()
 
@@ -375,7 +391,7 @@ class Origination:
             "amount_minor": a.amount.amount_minor,
             "currency": a.amount.currency,
             "term": a.term,
-            "method": None if product.kind == "bnpl" else (a.method or product.methods[0]).value,
+            "method": None if product.kind != "instalment" else (a.method or product.methods[0]).value,
             "status": outcome.status.value,
             "points": points,
             "grade": grade,

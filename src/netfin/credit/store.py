@@ -81,4 +81,29 @@ credit_loan_events = sa.Table(
     sa.UniqueConstraint("loan_id", "base_version", name="uq_credit_loan_events_loan_version"),
 )
 
-TABLES = (credit_applications, credit_loans, credit_loan_events)
+
+credit_lines = sa.Table(
+    "credit_lines",
+    metadata,
+    sa.Column("line_id", sa.String(40), primary_key=True),
+    sa.Column("application_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("party_id", sa.String(40), nullable=False, index=True),
+    sa.Column("product", sa.String(40), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("limit_minor", sa.BigInteger, nullable=False),
+    sa.Column("floor_minor", sa.BigInteger, nullable=False),
+    sa.Column("ceiling_minor", sa.BigInteger, nullable=False),
+    sa.Column("annual_rate", sa.String(24), nullable=False),
+    sa.Column("receivable_account_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("limit_account_id", sa.String(40), nullable=False, unique=True),  # memo: the unused limit
+    sa.Column("settlement_account_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # active | frozen | closed
+    sa.Column("drawn_minor", sa.BigInteger, nullable=False),  # principal outstanding
+    sa.Column("interest_due_minor", sa.BigInteger, nullable=False),  # interest charged, not yet paid
+    sa.Column("interest_through", sa.String(10), nullable=False),  # interest is charged up to this day
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+    sa.Column("updated_ns", sa.BigInteger, nullable=False),
+)
+
+TABLES = (credit_applications, credit_loans, credit_loan_events, credit_lines)

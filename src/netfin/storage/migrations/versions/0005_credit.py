@@ -1,6 +1,6 @@
-"""Credit: applications and their decisions, loans, and every booking of a loan.
+"""Credit: applications and their decisions, loans, revolving lines, and every booking of them.
 
-Tables: credit_applications, credit_loan_events, credit_loans.
+Tables: credit_applications, credit_lines, credit_loan_events, credit_loans.
 
 Revision ID: 0005
 Revises: 0004
@@ -47,6 +47,33 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_credit_applications_party_id"), "credit_applications", ["party_id"], unique=False
     )
+    op.create_table(
+        "credit_lines",
+        sa.Column("line_id", sa.String(length=40), nullable=False),
+        sa.Column("application_id", sa.String(length=40), nullable=False),
+        sa.Column("party_id", sa.String(length=40), nullable=False),
+        sa.Column("product", sa.String(length=40), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("limit_minor", sa.BigInteger(), nullable=False),
+        sa.Column("floor_minor", sa.BigInteger(), nullable=False),
+        sa.Column("ceiling_minor", sa.BigInteger(), nullable=False),
+        sa.Column("annual_rate", sa.String(length=24), nullable=False),
+        sa.Column("receivable_account_id", sa.String(length=40), nullable=False),
+        sa.Column("limit_account_id", sa.String(length=40), nullable=False),
+        sa.Column("settlement_account_id", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("drawn_minor", sa.BigInteger(), nullable=False),
+        sa.Column("interest_due_minor", sa.BigInteger(), nullable=False),
+        sa.Column("interest_through", sa.String(length=10), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_ns", sa.BigInteger(), nullable=False),
+        sa.Column("updated_ns", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("line_id", name=op.f("pk_credit_lines")),
+        sa.UniqueConstraint("application_id", name=op.f("uq_credit_lines_application_id")),
+        sa.UniqueConstraint("limit_account_id", name=op.f("uq_credit_lines_limit_account_id")),
+        sa.UniqueConstraint("receivable_account_id", name=op.f("uq_credit_lines_receivable_account_id")),
+    )
+    op.create_index(op.f("ix_credit_lines_party_id"), "credit_lines", ["party_id"], unique=False)
     op.create_table(
         "credit_loan_events",
         sa.Column("event_id", sa.String(length=40), nullable=False),
@@ -106,5 +133,7 @@ def downgrade() -> None:
     op.drop_table("credit_loans")
     op.drop_index(op.f("ix_credit_loan_events_loan_id"), table_name="credit_loan_events")
     op.drop_table("credit_loan_events")
+    op.drop_index(op.f("ix_credit_lines_party_id"), table_name="credit_lines")
+    op.drop_table("credit_lines")
     op.drop_index(op.f("ix_credit_applications_party_id"), table_name="credit_applications")
     op.drop_table("credit_applications")

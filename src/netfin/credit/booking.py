@@ -1,0 +1,88 @@
+"""Booking a credit event: a linked ledger chain with fixed ids, recorded before it is submitted.
+
+Shared by loans and revolving lines. An event row is written first with its
+planned transfers and the version of the loan or line it was computed from;
+``(loan_id, base_version)`` is unique, so two concurrent changes of one
+contract cannot both book. The chain is linked (all or nothing) and its ids
+are fixed, so a retry finds it booked rather than booking twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from netfin.core.errors import Conflict
+from netfin.core.ids import format_id
+from netfin.credit.store import credit_loan_events
+from netfin.ledger import CreateTransferResult, Ledger, Transfer, TransferFlags
+
+_R = CreateTransferResult
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    debit: int
+    credit: int
+    amount: int
+    code: int
+
+
+def plan_json(plan: Sequence[Planned]) -> list[list[Any]]:
+    return [[format_id(p.debit), format_id(p.credit), p.amount, p.code] for p in plan]
+
+
+def insert_event(engine: sa.Engine, event: dict[str, Any]) -> None:
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.insert(credit_loan_events), [event])
+    except sa.exc.IntegrityError:
+        raise Conflict("the contract changed meanwhile; try again", code="credit_contract_changed") from None
+
+
+def book_chain(ledger: Ledger, currency: str, first_id: int, plan: Sequence[Planned]) -> str | None:
+    """Submit the chain; None when it is booked (now or before), else the ledger's reason."""
+    if not plan or ledger.lookup_transfers([first_id]):
+        return None
+    last = len(plan) - 1
+    transfers = [
+        Transfer(
+            first_id + k,
+            p.debit,
+            p.credit,
+            p.amount,
+            currency,
+            p.code,
+            flags=TransferFlags.NONE if k == last else TransferFlags.LINKED,
+        )
+        for k, p in enumerate(plan)
+    ]
+    results = ledger.create_transfers(transfers)
+    if all(r is _R.OK for r in results) or ledger.lookup_transfers([first_id]):
+        return None  # booked, by us or by a concurrent retry of the same event
+    for result in results:
+        if result not in (_R.OK, _R.LINKED_EVENT_FAILED):
+            return result.value
+    return _R.LINKED_EVENT_FAILED.value
+
+
+def mark_event(connection: sa.Connection, event_id: str, reason: str | None) -> None:
+    connection.execute(
+        sa.update(credit_loan_events)
+        .where(credit_loan_events.c.event_id == event_id)
+        .values(status="rejected" if reason else "booked", reason=reason)
+    )
+
+
+def flat(detail: dict[str, Any], prefix: str = "") -> dict[str, str | int | None]:
+    """Audit details are flat scalars: nested parts become ``parts_interest`` and the like."""
+    out: dict[str, str | int | None] = {}
+    for key, value in detail.items():
+        if isinstance(value, dict):
+            out |= flat(value, f"{prefix}{key}_")
+        else:
+            out[f"{prefix}{key}"] = value if value is None or isinstance(value, (str, int)) else str(value)
+    return out
