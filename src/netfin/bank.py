@@ -228,7 +228,7 @@ class Bank:
         credit_profile = environ.get("NETFIN_CREDIT_PROFILE")
         self.credit_profile = load_credit_profile(Path(credit_profile) if credit_profile else None)
         self.origination = Origination(
-            engine, self.identity, self.audit, self.credit_profile, clock=clock, ids=ids
+            engine, self.identity, self.audit, self.credit_profile, clock=clock, ids=ids, ledger=self.ledger
         )
         self.loans = LoanService(
             engine, self.ledger, self.identity, self.audit, self.credit_profile, clock=clock, ids=ids

@@ -211,6 +211,9 @@ class LoanService:
         amount = Money(int(app["amount_minor"]), app["currency"])
         terms: LoanTerms | BNPLPlan
         if product.kind == "bnpl":
+            offer = app["offer"] or {}
+            merchant_account_id = merchant_account_id or offer.get("merchant_account_id")
+            down_payment_minor = down_payment_minor or int(offer.get("down_payment_minor") or 0)
             if merchant_account_id is None:
                 raise InvalidInput(
                     "a BNPL checkout pays a merchant account", code="merchant_account_required"

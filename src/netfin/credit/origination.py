@@ -44,6 +44,7 @@ from netfin.credit.schedule import Schedule, build_bnpl_schedule, build_schedule
 from netfin.credit.store import credit_applications, credit_loans
 from netfin.identity.model import Actor
 from netfin.identity.service import AuditSink, Identity
+from netfin.ledger import Ledger
 
 OFFER_TTL_NS = 7 * 24 * 3600 * 10**9
 BNPL_OFFER_TTL_NS = 30 * 60 * 10**9
@@ -112,19 +113,27 @@ class StarterScorer:
 
 @dataclass(frozen=True, slots=True)
 class Application:
-    """What the applicant asks for; ``monthly_income`` and ``other_debt_payments`` are declared."""
+    """What the applicant asks for; ``monthly_income`` and ``other_debt_payments`` are declared.
+
+    Without a declared income (a checkout has none) the bank uses what it sees:
+    the money paid into the party's accounts per 30 days since they opened.
+    A BNPL checkout names the merchant's account and the down payment; the
+    offer carries them, so the customer accepts exactly what the merchant asked.
+    """
 
     party_id: int
     product: str
     amount: Money
     term: int  # months, or the number of instalments for BNPL
-    monthly_income: Money
+    monthly_income: Money | None
     method: RepaymentMethod | None = None
     other_debt_payments: Money | None = None
     esg: EsgEvidence | None = None
     channel: str = "customer"
     client_id: str | None = None
     start: date | None = None
+    merchant_account_id: str | None = None
+    down_payment: Money | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +169,7 @@ def offer_schedule(product: Product, application: Application, rate: Decimal, st
         plan = BNPLPlan(
             price=application.amount,
             instalments=application.term,
+            down_payment=application.down_payment,
             merchant_fee_rate=product.merchant_fee_rate,
         )
         return build_bnpl_schedule(plan, start)
@@ -216,7 +226,9 @@ class Origination:
         clock: Clock,
         ids: IdSource,
         scorer: CreditScorer | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
+        self.ledger = ledger
         self.engine, self.identity, self.audit, self.profile = engine, identity, audit, profile
         self.clock, self.ids = clock, ids
         self.scorer: CreditScorer = scorer or StarterScorer(profile.starter, profile.version)
@@ -234,7 +246,7 @@ class Origination:
                 price = product.pricing.price(grade, application.esg)
                 rate = price.annual_rate
             offer, new_payment = self._offer(product, application, rate)
-            income = application.monthly_income.amount_minor
+            income = inputs["monthly_income_minor"]
             dti = (inputs["existing_payments_minor"] + new_payment) * 10_000 // max(1, income)
             if dti > product.max_debt_to_income_bps:
                 decision, offer, price = Decision.DECLINE, None, None
@@ -248,9 +260,11 @@ class Origination:
 
     def _check(self, a: Application) -> Product:
         product = self.profile.product(a.product)
-        if a.amount.currency != product.currency or a.monthly_income.currency != product.currency:
+        if a.amount.currency != product.currency or (
+            a.monthly_income is not None and a.monthly_income.currency != product.currency
+        ):
             raise InvalidInput(f"{product.code} lends in {product.currency}", code="credit_currency_mismatch")
-        if not 0 < a.monthly_income.amount_minor <= INCOME_MINOR_MAX:
+        if a.monthly_income is not None and not 0 < a.monthly_income.amount_minor <= INCOME_MINOR_MAX:
             raise InvalidInput("monthly income must be positive and plausible", code="credit_income_invalid")
         if a.other_debt_payments is not None and a.other_debt_payments.currency != product.currency:
             raise InvalidInput(
@@ -272,13 +286,15 @@ class Origination:
     def _inputs(self, a: Application, kyc_level: int, party_created_ns: int) -> dict[str, int]:
         existing = self._existing_payments(a.party_id)
         other = 0 if a.other_debt_payments is None else a.other_debt_payments.amount_minor
-        income = a.monthly_income.amount_minor
+        income = (
+            self._observed_income(a.party_id) if a.monthly_income is None else a.monthly_income.amount_minor
+        )
         return {
             "kyc_level": kyc_level,
             "account_age_days": max(0, (self.clock.now_ns() - party_created_ns) // NS_PER_DAY),
             "monthly_income_minor": income,
             "existing_payments_minor": existing + other,
-            "debt_to_income_bps": (existing + other) * 10_000 // income,
+            "debt_to_income_bps": (existing + other) * 10_000 // max(1, income),
             "delinquencies_12m": self._delinquencies(a.party_id),
         }
 
@@ -309,6 +325,16 @@ class Origination:
             else assessment.reasons[:3]
         )
         return decision, tuple(reasons), assessment.points, grade
+
+    def _observed_income(self, party_id: int) -> int:
+        """Money paid into the party's accounts per 30 days, over the accounts' lives (at least 30 days)."""
+        accounts = self.identity.accounts_of(party_id)
+        if not accounts or self.ledger is None:
+            return 0
+        ledger_accounts = self.ledger.lookup_accounts([a.ledger_account_id for a in accounts])
+        credits = sum(a.credits_posted for a in ledger_accounts)
+        age_days = max(30, (self.clock.now_ns() - min(a.created_ns for a in accounts)) // NS_PER_DAY)
+        return credits * 30 // age_days
 
     def _existing_payments(self, party_id: int) -> int:
         """The next instalment of each of the party's active loans."""
@@ -349,7 +375,13 @@ class Origination:
             }
             return offer, payment
         schedule = offer_schedule(product, application, rate, application.start or self._today())
-        return _offer(schedule), schedule.instalments[0].total
+        offer = _offer(schedule)
+        if product.kind == "bnpl":
+            offer["merchant_account_id"] = application.merchant_account_id
+            offer["down_payment_minor"] = (
+                0 if application.down_payment is None else application.down_payment.amount_minor
+            )
+        return offer, schedule.instalments[0].total
 
     def _today(self) -> date:
         return datetime.fromtimestamp(self.clock.now_ns() / 1e9, UTC).date()

@@ -2,12 +2,13 @@
 
 Conventions (docs/credit-schedules.md has the worked examples):
 
-* Due dates come from a monthly QuantLib ``Schedule`` (forward from the start,
-  or on ``payment_day`` of each month), adjusted to the next business day of
-  the loan's calendar (``Following``). A start on the last day of a month keeps
-  instalments on month ends. With a ``payment_day`` the first instalment falls
-  on that day of the next month, or of the month after when the first period
-  would be shorter than ``FIRST_PERIOD_DAYS_MIN`` days.
+* Due dates come from a monthly QuantLib ``Schedule`` on the instalment day
+  (the start's day of the month, or ``payment_day``; clamped to short months),
+  adjusted to the next business day of the loan's calendar (``Following``). A
+  start on the last day of a month keeps instalments on month ends. Without a
+  ``payment_day`` the first instalment falls one month after the start; with
+  one, on that day of the next month, or of the month after when the first
+  period would be shorter than ``FIRST_PERIOD_DAYS_MIN`` days.
 * Interest of a period is ``opening balance × annual rate × year fraction``
   between consecutive due dates (the start for the first), the year fraction
   by the loan's day count (QuantLib's day counters, kept as an exact ratio of
@@ -33,12 +34,13 @@ path instead, so both give identical instalments.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from functools import lru_cache
 from itertools import pairwise
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
@@ -129,7 +131,7 @@ class DateGrid:
 
     start: date
     dues: tuple[date, ...]
-    numerators: dict[DayCount, tuple[int, ...]]
+    numerators: Mapping[DayCount, tuple[int, ...]]  # read-only: grids are cached and shared
 
 
 def _check_grid(start: date, dates: Sequence[ql.Date], count: int, calendar: str) -> None:
@@ -155,7 +157,7 @@ def _grid(start: date, dates: Sequence[ql.Date]) -> DateGrid:
         DayCount.ACT_ACT: tuple(year_fraction(DayCount.ACT_ACT, a, b)[0] for a, b in bounds),
     }
     numerators[DayCount.ACT_365F] = numerators[DayCount.ACT_360]
-    return DateGrid(start, dues, numerators)
+    return DateGrid(start, dues, MappingProxyType(numerators))
 
 
 @lru_cache(maxsize=GRID_CACHE_MAX)
@@ -508,14 +510,22 @@ class LoanBook:
     @classmethod
     def from_columns(cls, **columns: object) -> LoanBook:
         """Coerce integer columns to int64 and check every value (see the class for the columns)."""
-        count = len(np.asarray(columns.get("principal_minor", ())))
+        names = set(columns)
+        required = {*_COLUMNS, "rate_scale", "currency"}
+        if not required <= names <= {*required, "terms"}:
+            missing, unknown = sorted(required - names), sorted(names - required - {"terms"})
+            raise InvalidInput(f"columns missing {missing}, unknown {unknown}", code="batch_invalid")
+        count = len(np.asarray(columns["principal_minor"]))
         if not 0 < count <= BATCH_LOANS_MAX:
             raise InvalidInput(f"a batch holds 1..{BATCH_LOANS_MAX} loans", code="batch_size_invalid")
-        scalar = {"rate_scale", "currency", "terms"}
-        arrays = {k: _int64s(v, k, count) if k not in scalar else v for k, v in columns.items()}
+        arrays = {k: _int64s(v, k, count) if k in _COLUMNS else v for k, v in columns.items()}
         return cls(**arrays)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
+        for name in _COLUMNS:
+            column = getattr(self, name)
+            if not isinstance(column, np.ndarray) or column.dtype != np.int64 or column.ndim != 1:
+                raise InvalidInput(f"{name} must be a 1-D int64 array", code="batch_invalid")
         if type(self.rate_scale) is not int or not 0 <= self.rate_scale <= RATE_DECIMALS_MAX:
             raise InvalidInput(f"rate_scale must be 0..{RATE_DECIMALS_MAX}", code="batch_out_of_range")
         _check_range(self.principal_minor, "principal_minor", 1, PRINCIPAL_MINOR_MAX)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -60,6 +60,7 @@ from netfin.credit.schedule import (
     Schedule,
     amortise,
     check_schedule,
+    interest_minor,
     level_amount,
     level_payment_ratio,
     period_fractions,
@@ -89,8 +90,8 @@ def _check_order(order: Sequence[str], components: Sequence[str]) -> tuple[str, 
 
 
 def _check_date(value: object, what: str) -> date:
-    if not isinstance(value, date):
-        raise InvalidInput(f"{what} must be a date", code="date_invalid")
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise InvalidInput(f"{what} must be a datetime.date", code="date_invalid")
     return value
 
 
@@ -242,7 +243,7 @@ def accrue_penalty(position: LoanPosition, as_of: date) -> LoanPosition:
         since = max(item.due, item.penalty_accrued_to or item.due)
         if rate[0] and overdue_days > position.grace_days and item.overdue_base > 0 and as_of > since:
             fraction = year_fraction(position.day_count, since, as_of)
-            added = round_half_even(item.overdue_base * rate[0] * fraction[0], rate[1] * fraction[1])
+            added = interest_minor(item.overdue_base, rate, fraction)
             item = replace(item, penalty=item.penalty + added, penalty_accrued_to=as_of)
         items.append(item)
     return replace(position, as_of=as_of, instalments=tuple(items))
@@ -427,9 +428,9 @@ def early_repayment(
         allocation = replace(settled, early_repayment=0, unapplied=remaining)
         return allocation, Schedule(paid.terms, paid.currency, tuple(i.instalment() for i in future))
     balance = sum(item.principal for item in future)
+    invariant(future[0].period_start <= paid.as_of, "the current period starts after as_of")
     fraction = year_fraction(paid.day_count, future[0].period_start, paid.as_of)
-    rate = paid.annual_rate.as_integer_ratio()
-    accrued = round_half_even(balance * rate[0] * fraction[0], rate[1] * fraction[1])
+    accrued = interest_minor(balance, paid.annual_rate.as_integer_ratio(), fraction)
     if remaining <= accrued:
         raise InvalidInput(
             f"a prepayment of {remaining} does not cover the {accrued} interest accrued to {paid.as_of}",
@@ -544,7 +545,10 @@ def _check_events(events: Sequence[tuple[date, int]], start: date, end: date) ->
     if len(events) > REVOLVING_EVENTS_MAX:
         raise InvalidInput(f"at most {REVOLVING_EVENTS_MAX} draws and repayments", code="too_many_events")
     checked = []
-    for on, amount in events:
+    for event in events:
+        if not isinstance(event, tuple) or len(event) != 2:
+            raise InvalidInput("each event is a (date, amount) pair", code="event_invalid")
+        on, amount = event
         _check_date(on, "event date")
         if type(amount) is not int or amount == 0 or abs(amount) > INT64_MAX // 2:
             raise InvalidInput("an event amount is a non-zero int of minor units", code="amount_invalid")
