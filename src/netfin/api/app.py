@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 
 from netfin.api import errors, oauth
 from netfin.api.middleware import Guards
-from netfin.api.v1 import aml, customers, operators, payments, risk
+from netfin.api.v1 import aml, credit, customers, operators, payments, risk
 
 if TYPE_CHECKING:
     from netfin.bank import Bank
@@ -64,6 +64,7 @@ def create_app(
     app.include_router(payments.staff_router)
     app.include_router(risk.router)
     app.include_router(aml.router)
+    app.include_router(credit.router)
     from netfin.api.openbanking import routes as ob_routes
 
     for router in ob_routes.routers():

@@ -424,7 +424,7 @@ class LoanService:
         """Pay ``amount_minor`` from the customer's account: what is due first, the rest prepays principal."""
         if type(amount_minor) is not int or not 0 < amount_minor <= REPAYMENT_MINOR_MAX:
             raise InvalidInput("a repayment is a positive integer of minor units", code="amount_invalid")
-        loan = self._owned(loan_id, party_id)
+        loan = self.get_for(loan_id, party_id)
         if loan.status is not LoanStatus.ACTIVE:
             raise Conflict(f"the loan is {loan.status.value}", code="loan_not_active")
         source = self._account(from_account_id or loan.settlement_account_id, loan.currency, "repayment")
@@ -541,7 +541,8 @@ class LoanService:
             raise NotFound("no such loan", code="loan_not_found")
         return _loan(row)
 
-    def _owned(self, loan_id: str, party_id: int) -> Loan:
+    def get_for(self, loan_id: str, party_id: int) -> Loan:
+        """The party's own loan (another's is "not found")."""
         loan = self.get(loan_id)
         if loan.party_id != format_id(party_id):
             raise NotFound("no such loan", code="loan_not_found")  # never confirm another's loan exists
