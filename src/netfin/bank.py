@@ -39,7 +39,7 @@ from netfin.core.ids import IdSource, Uuid7Ids, format_id
 from netfin.credit.config import load_profile as load_credit_profile
 from netfin.credit.lines import CreditLines
 from netfin.credit.loans import LoanService
-from netfin.credit.origination import Origination
+from netfin.credit.origination import Origination, scorer_from_env
 from netfin.filings import CaseReports, reporting_entity_from_env
 from netfin.identity.consents import Consent, Consents
 from netfin.identity.credentials import Credentials
@@ -228,7 +228,14 @@ class Bank:
         credit_profile = environ.get("NETFIN_CREDIT_PROFILE")
         self.credit_profile = load_credit_profile(Path(credit_profile) if credit_profile else None)
         self.origination = Origination(
-            engine, self.identity, self.audit, self.credit_profile, clock=clock, ids=ids, ledger=self.ledger
+            engine,
+            self.identity,
+            self.audit,
+            self.credit_profile,
+            clock=clock,
+            ids=ids,
+            ledger=self.ledger,
+            scorer=scorer_from_env(environ, self.credit_profile),
         )
         self.loans = LoanService(
             engine, self.ledger, self.identity, self.audit, self.credit_profile, clock=clock, ids=ids

@@ -34,18 +34,27 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from netfin.core.clock import Clock
-from netfin.core.errors import InvalidInput, NotFound
+from netfin.core.errors import ConfigurationError, InvalidInput, NotFound
 from netfin.core.ids import IdSource, format_id
 from netfin.core.money import Money
 from netfin.credit.config import CreditProfile, Product, StarterScorecard
 from netfin.credit.pricing import EsgEvidence, Price
 from netfin.credit.products import BNPLPlan, LoanTerms, RepaymentMethod
 from netfin.credit.schedule import Schedule, build_bnpl_schedule, build_schedule
+from netfin.credit.scorecard import ScorecardModel, load_scorecard
 from netfin.credit.store import credit_applications, credit_loans
 from netfin.identity.model import Actor
 from netfin.identity.service import AuditSink, Identity
 from netfin.ledger import Ledger
 
+ORIGINATION_INPUTS = (
+    "kyc_level",
+    "account_age_days",
+    "monthly_income_minor",
+    "existing_payments_minor",
+    "debt_to_income_bps",
+    "delinquencies_12m",
+)
 OFFER_TTL_NS = 7 * 24 * 3600 * 10**9
 BNPL_OFFER_TTL_NS = 30 * 60 * 10**9
 INCOME_MINOR_MAX = 10**13
@@ -109,6 +118,46 @@ class StarterScorer:
                 shortfalls.append((attribute.best - earned, attribute.reason))
         shortfalls.sort(key=lambda s: -s[0])
         return Assessment(points, tuple(reason for _, reason in shortfalls))
+
+
+class TrainedScorer:
+    """A scorecard trained on the bank's own applications (``netfin credit scorecard --out DIR``).
+
+    Its features must be origination inputs (``kyc_level``, ``account_age_days``,
+    ``monthly_income_minor``, ``debt_to_income_bps``, ``delinquencies_12m``,
+    ``existing_payments_minor``), and its points scale must suit the profile's
+    grades; a card that needs anything else is refused when it is loaded.
+    """
+
+    def __init__(self, model: ScorecardModel, source: str) -> None:
+        missing = sorted({f.name for f in model.features} - set(ORIGINATION_INPUTS))
+        if missing:
+            raise ConfigurationError(
+                f"the scorecard at {source} needs {missing}, which origination does not know",
+                code="credit_scorecard_unusable",
+            )
+        self.model = model
+        self._name = f"scorecard:{model.metadata.get('content_sha256', source)}"[:80]
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def assess(self, inputs: Mapping[str, int]) -> Assessment:
+        row = {f.name: inputs[f.name] for f in self.model.features}
+        points = int(self.model.score([row])[0])
+        reasons = tuple(
+            f"{r.feature}_{r.bin}"[:60] for r in self.model.reasons(row, n=3) if r.points_lost > 0
+        )
+        return Assessment(points, reasons)
+
+
+def scorer_from_env(environ: Mapping[str, str], profile: CreditProfile) -> CreditScorer:
+    """``NETFIN_CREDIT_SCORECARD`` names a trained scorecard; without it, the profile's starter card."""
+    directory = environ.get("NETFIN_CREDIT_SCORECARD")
+    if not directory:
+        return StarterScorer(profile.starter, profile.version)
+    return TrainedScorer(load_scorecard(directory), directory)
 
 
 @dataclass(frozen=True, slots=True)
