@@ -9,6 +9,9 @@ stdout; progress goes to stderr.
 
 from __future__ import annotations
 
+import getpass
+import os
+from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,7 +19,8 @@ import typer
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from netfin.cli.common import JsonOption, emit, err, out, refuse
+from netfin.bank import Bank, BankSettings
+from netfin.cli.common import DbOption, JsonOption, emit, err, out, refuse
 from netfin.core.errors import InvalidInput, NetfinError
 from netfin.credit.report import render_report
 from netfin.credit.scorecard import (
@@ -31,8 +35,9 @@ from netfin.credit.scorecard import (
     save_scorecard,
     train_scorecard,
 )
+from netfin.identity.model import Actor
 
-credit_app = typer.Typer(help="Credit: scorecards and their evaluation.", no_args_is_help=True)
+credit_app = typer.Typer(help="Credit: scorecards, the loan book and its servicing.", no_args_is_help=True)
 
 
 @credit_app.callback()
@@ -169,3 +174,51 @@ def scorecard_command(
         emit(_body(model, path))
     else:
         _show(model, path, points)
+
+
+def _open_bank(db: str | None, json: bool) -> Bank:
+    try:
+        return Bank(BankSettings.from_env(os.environ, **({"database_url": db} if db else {})))
+    except NetfinError as error:
+        refuse(error, json)
+
+
+@credit_app.command("book")
+def book_command(db: str | None = DbOption, json: bool = JsonOption) -> None:
+    """The loan book by status and delinquency bucket (current, M1, M2, M3+)."""
+    with _open_bank(db, json) as bank:
+        totals = bank.loans.book_totals()
+    if json:
+        emit({"loans": totals})
+        return
+    table = Table(title="loans by status and bucket")
+    for column in ("status", "bucket", "loans"):
+        table.add_column(column)
+    for status, buckets in sorted(totals.items()):
+        for bucket, count in sorted(buckets.items()):
+            table.add_row(status, bucket, f"{count:,}")
+    out.print(table)
+
+
+@credit_app.command("service")
+def service_command(
+    db: str | None = DbOption,
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Service to this day (YYYY-MM-DD; default today)."
+    ),
+    json: bool = JsonOption,
+) -> None:
+    """Book what fell due and the penalties on every active loan, and bring each bucket up to date."""
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        refuse(InvalidInput(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)", code="date_invalid"), json)
+    with _open_bank(db, json) as bank:
+        try:
+            counts = bank.loans.service_due(Actor("operator", f"cli:{getpass.getuser()}"), day)
+        except NetfinError as error:
+            refuse(error, json)
+    if json:
+        emit({"serviced_by_bucket": counts})
+    else:
+        out.print(f"serviced {sum(counts.values()):,} loan(s): {counts or 'none due'}")
