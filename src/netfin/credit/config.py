@@ -18,6 +18,7 @@ from netfin.core.errors import ConfigurationError
 from netfin.core.money import Money
 from netfin.credit.pricing import GreenBand, PricingPolicy
 from netfin.credit.products import DayCount, Fee, FeeTiming, RepaymentMethod
+from netfin.credit.servicing import Strategy
 
 DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "products.yaml"
 DECISIONS = ("approve", "refer", "decline")
@@ -71,6 +72,11 @@ class Product:
     pricing: PricingPolicy | None = None
     instalments: tuple[int, ...] = ()
     merchant_fee_rate: Decimal = Decimal(0)
+    allocation_order: tuple[str, ...] = ("fee", "penalty", "interest", "principal")
+    allocation_strategy: Strategy = (
+        "vertical"  # oldest instalment first; "horizontal": component by component
+    )
+    prepayment_fee_rate: Decimal = Decimal(0)
     limit_floor: int = 0  # revolving: where the risk engine may move the limit
     limit_ceiling: int = 0
     min_payment_rate: Decimal = Decimal(0)
@@ -183,7 +189,8 @@ def _product(code: str, data: Any, currency: str) -> Product:
         data,
         common,
         {"terms_months", "methods", "day_count", "fees", "pricing", "instalments", "merchant_fee_rate"}
-        | set(REVOLVING_KEYS),
+        | set(REVOLVING_KEYS)
+        | {"allocation_order", "allocation_strategy", "prepayment_fee_rate"},
     )
     if d["kind"] not in KINDS:
         raise _fail(where, f"kind must be one of {KINDS}")
@@ -218,11 +225,32 @@ def _product(code: str, data: Any, currency: str) -> Product:
         pricing=_pricing(f"{where}.pricing", d["pricing"]) if "pricing" in d else None,
         instalments=tuple(_int(f"{where}.instalments", n, 2) for n in d.get("instalments", [])),
         merchant_fee_rate=_rate(f"{where}.merchant_fee_rate", d.get("merchant_fee_rate", "0")),
+        allocation_order=_order(where, d.get("allocation_order")),
+        allocation_strategy=_strategy(where, d.get("allocation_strategy", "vertical")),
+        prepayment_fee_rate=_rate(f"{where}.prepayment_fee_rate", d.get("prepayment_fee_rate", "0")),
         limit_floor=_int(f"{where}.limit_floor", d.get("limit_floor", 0)),
         limit_ceiling=_int(f"{where}.limit_ceiling", d.get("limit_ceiling", 0)),
         min_payment_rate=_rate(f"{where}.min_payment_rate", d.get("min_payment_rate", "0")),
         min_payment_floor=_int(f"{where}.min_payment_floor", d.get("min_payment_floor", 0)),
     )
+
+
+def _order(where: str, value: Any) -> tuple[str, ...]:
+    """The repayment allocation order: the four components, each once (fee, penalty, interest, principal)."""
+    if value is None:
+        return ("fee", "penalty", "interest", "principal")
+    order = tuple(str(v) for v in value) if isinstance(value, list) else ()
+    if sorted(order) != ["fee", "interest", "penalty", "principal"]:
+        raise _fail(f"{where}.allocation_order", "must list fee, penalty, interest and principal, each once")
+    return order
+
+
+def _strategy(where: str, value: Any) -> Strategy:
+    if value == "vertical":
+        return "vertical"
+    if value == "horizontal":
+        return "horizontal"
+    raise _fail(f"{where}.allocation_strategy", "must be vertical or horizontal")
 
 
 def _starter(data: Any) -> StarterScorecard:

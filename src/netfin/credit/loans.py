@@ -432,9 +432,19 @@ class LoanService:
             raise Forbidden("the repayment account is not the borrower's", code="account_not_owned")
         accrued, plan = self._accrue(loan, _today(self.clock))
         as_of = accrued.position.as_of
-        allocation = allocate(accrued.position, amount_minor, as_of=as_of)
+        product = self.profile.product(loan.product)
+        order, strategy = product.allocation_order, product.allocation_strategy
+        allocation = allocate(accrued.position, amount_minor, as_of=as_of, order=order, strategy=strategy)
         if allocation.early_repayment:
-            allocation, _ = early_repayment(accrued.position, amount_minor, as_of=as_of, mode=mode)
+            allocation, _ = early_repayment(
+                accrued.position,
+                amount_minor,
+                as_of=as_of,
+                mode=mode,
+                prepayment_fee_rate=product.prepayment_fee_rate,
+                order=order,
+                strategy=strategy,
+            )
         parts = allocation.by_component()
         r, ccy = loan.ledger_account_id, loan.currency
         if parts.get("accrued_interest"):

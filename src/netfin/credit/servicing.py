@@ -407,6 +407,8 @@ def early_repayment(
     as_of: date,
     mode: PrepaymentMode = "shorten_term",
     prepayment_fee_rate: Decimal = Decimal(0),
+    order: Sequence[str] = DEFAULT_ORDER,
+    strategy: Strategy = "vertical",
 ) -> tuple[Allocation, Schedule]:
     """Settle what is due, then accrued interest, then prepay principal; rebuild what remains.
 
@@ -417,7 +419,7 @@ def early_repayment(
     if mode not in ("shorten_term", "reduce_instalment"):
         raise InvalidInput("mode must be shorten_term or reduce_instalment", code="prepayment_mode_invalid")
     fee_rate = check_rate(prepayment_fee_rate, "prepayment_fee_rate").as_integer_ratio()
-    settled = allocate(position, amount, as_of=as_of)
+    settled = allocate(position, amount, as_of=as_of, order=order, strategy=strategy)
     paid = settled.position
     past = [item for item in paid.instalments if item.due <= paid.as_of]
     future = [item for item in paid.instalments if item.due > paid.as_of]

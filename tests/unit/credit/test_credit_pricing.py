@@ -82,3 +82,30 @@ def test_a_bad_profile_is_refused_with_where(tmp_path: Path) -> None:
     bad.write_text(text.replace("decisions: {A: approve", "decisions: {A: maybe"), encoding="utf-8")
     with pytest.raises(ConfigurationError, match="decisions"):
         load_profile(bad)
+
+
+def test_the_allocation_order_is_configured_per_product(tmp_path: Path) -> None:
+    product = load_profile().product("personal_instalment")
+    assert product.allocation_order == ("fee", "penalty", "interest", "principal")
+    assert product.allocation_strategy == "vertical"
+    text = DEFAULT_PROFILE.read_text(encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        text.replace(
+            "allocation_order: [fee, penalty, interest, principal]",
+            "allocation_order: [fee, interest, principal]",
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigurationError, match="allocation_order"):
+        load_profile(bad)
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        text.replace(
+            "allocation_order: [fee, penalty, interest, principal]",
+            "allocation_order: [principal, interest, penalty, fee]",
+        ).replace("allocation_strategy: vertical", "allocation_strategy: horizontal"),
+        encoding="utf-8",
+    )
+    changed = load_profile(good).product("personal_instalment")
+    assert changed.allocation_order[0] == "principal" and changed.allocation_strategy == "horizontal"
