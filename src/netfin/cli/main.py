@@ -13,7 +13,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from netfin.cli import aml, credit, iso20022, news, payments, platform, risk, sanctions, supervision
+from netfin.cli import (
+    aml,
+    credit,
+    federated,
+    iso20022,
+    news,
+    payments,
+    platform,
+    risk,
+    sanctions,
+    supervision,
+)
 from netfin.cli.story import Story, run_story
 from netfin.core.clock import ManualClock
 from netfin.core.errors import NetfinError
@@ -39,6 +50,7 @@ app.add_typer(payments.payments_app, name="payments")
 app.add_typer(risk.risk_app, name="risk")
 app.add_typer(aml.aml_app, name="aml")
 app.add_typer(credit.credit_app, name="credit")
+app.add_typer(federated.federated_app, name="federated")
 app.add_typer(sanctions.sanctions_app, name="sanctions")
 app.add_typer(news.news_app, name="news")
 app.add_typer(supervision.supervision_app, name="supervision")

@@ -189,8 +189,11 @@ def _failure(child: _Child, what: str) -> PartyFailed:
 
 
 def _child_main() -> int:
-    out = sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing but protocol lines on the real stdout
+    # Nothing but protocol lines on the real stdout: the channel gets a descriptor of its own and
+    # descriptor 1 (where native libraries print) goes to stderr.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     progress.attach(out)
     spec = orjson.loads(sys.stdin.buffer.readline())
     audit = MessageAudit(Path(spec["audit"]), spec["name"], payloads=spec["payloads"])
