@@ -85,8 +85,10 @@ def test_accounts_listing_and_bad_database_url(tmp_path: Path) -> None:
     # story: two customer accounts and the bank's GBP funding account; the payments story
     # (CNY): a customer account, the bank's funding and limits accounts, and two wallets
     # of four ledger accounts each (balance, headroom, daily, annual); the AML story: the
-    # collector's account and ten payers' accounts.
-    assert code == 0 and len(day) == 1 + 5 + 20 + 5 + (1 + 2 + 2 * 4) + (1 + 10) and len(story) == 3
+    # collector's account and ten payers' accounts; the credit story: two loans' receivables,
+    # the bank's fee income account (the BNPL merchant fee) and the tea shop's account.
+    assert code == 0 and len(day) == 1 + 5 + 20 + 5 + (1 + 2 + 2 * 4) + (1 + 10) + (2 + 1 + 1)
+    assert len(story) == 3
     code, out = _run("ledger", "verify", "--db", "mysql://nowhere/x")
     assert code == 2 and "database_url_invalid" in out
 
