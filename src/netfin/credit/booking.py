@@ -15,10 +15,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from netfin.core.errors import Conflict
+from netfin.core.errors import Conflict, InvalidInput, NotFound
 from netfin.core.ids import format_id
-from netfin.credit.store import credit_loan_events
+from netfin.credit.store import credit_applications, credit_loan_events
+from netfin.identity.model import AccountStatus, CustomerAccount
+from netfin.identity.service import Identity
 from netfin.ledger import CreateTransferResult, Ledger, Transfer, TransferFlags
+
+# Application statuses (``origination.ApplicationStatus`` values) this module moves between.
+APPROVED, ACCEPTED = "approved", "accepted"
 
 _R = CreateTransferResult
 
@@ -33,6 +38,49 @@ class Planned:
 
 def plan_json(plan: Sequence[Planned]) -> list[list[Any]]:
     return [[format_id(p.debit), format_id(p.credit), p.amount, p.code] for p in plan]
+
+
+def open_offer(engine: sa.Engine, application_id: str, party_id: int, now_ns: int) -> dict[str, Any]:
+    """The party's approved, unexpired application (another's is "not found")."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(credit_applications).where(credit_applications.c.application_id == application_id)
+        ).first()
+    if row is None or row.party_id != format_id(party_id):
+        raise NotFound("no such credit application", code="credit_application_not_found")
+    if row.status != APPROVED:
+        raise Conflict(f"the application is {row.status}, not approved", code="credit_offer_not_approved")
+    if row.expires_ns < now_ns:
+        raise Conflict("the offer has expired", code="credit_offer_expired")
+    return dict(row._mapping)
+
+
+def claim_offer(engine: sa.Engine, application_id: str, now_ns: int) -> None:
+    """Mark the offer accepted; the first acceptance wins, a second is refused."""
+    with engine.begin() as connection:
+        moved = connection.execute(
+            sa.update(credit_applications)
+            .where(
+                credit_applications.c.application_id == application_id,
+                credit_applications.c.status == APPROVED,
+            )
+            .values(status=ACCEPTED, updated_ns=now_ns)
+        ).rowcount
+    if moved != 1:
+        raise Conflict("the offer was accepted already", code="credit_offer_accepted")
+
+
+def usable_account(identity: Identity, account_id: str, currency: str, role: str) -> CustomerAccount:
+    """An enabled customer account in the contract's currency."""
+    account = identity.get_account(account_id)
+    if account.status is not AccountStatus.ENABLED:
+        raise Conflict(f"the {role} account is not enabled", code="account_not_enabled")
+    if account.currency != currency:
+        raise InvalidInput(
+            f"the {role} account holds {account.currency}, the contract {currency}",
+            code="credit_account_currency_mismatch",
+        )
+    return account
 
 
 def insert_event(engine: sa.Engine, event: dict[str, Any]) -> None:

@@ -34,13 +34,22 @@ from netfin.core.clock import Clock
 from netfin.core.errors import Conflict, Forbidden, InvalidInput, NotFound, invariant
 from netfin.core.ids import IdSource, format_id
 from netfin.core.money import Money
-from netfin.credit.booking import Planned, book_chain, flat, insert_event, mark_event, plan_json
+from netfin.credit.booking import (
+    Planned,
+    book_chain,
+    claim_offer,
+    flat,
+    insert_event,
+    mark_event,
+    open_offer,
+    plan_json,
+    usable_account,
+)
 from netfin.credit.config import CreditProfile
-from netfin.credit.origination import ApplicationStatus
 from netfin.credit.products import RevolvingLineTerms
 from netfin.credit.servicing import RevolvingStatement, revolving_statement
-from netfin.credit.store import credit_applications, credit_lines, credit_loan_events
-from netfin.identity.model import AccountStatus, Actor, CustomerAccount
+from netfin.credit.store import credit_lines, credit_loan_events
+from netfin.identity.model import Actor, CustomerAccount
 from netfin.identity.service import AuditSink, Identity
 from netfin.ledger import Account, AccountFlags, CreateAccountResult, Ledger
 from netfin.risk.limits import LimitBand, LimitPolicy
@@ -118,46 +127,27 @@ class CreditLines:
         self, actor: Actor, application_id: str, *, party_id: int, settlement_account_id: str
     ) -> CreditLine:
         """The customer accepts an approved line offer: the accounts are opened, the limit funded."""
-        with self.engine.connect() as connection:
-            app = connection.execute(
-                sa.select(credit_applications).where(credit_applications.c.application_id == application_id)
-            ).first()
-        if app is None or app.party_id != format_id(party_id):
-            raise NotFound("no such credit application", code="credit_application_not_found")
-        product = self.profile.product(app.product)
+        app = open_offer(self.engine, application_id, party_id, self.clock.now_ns())
+        product = self.profile.product(app["product"])
         if product.kind != "revolving":
             raise InvalidInput("this application is not for a credit line", code="credit_not_a_line")
-        if app.status != ApplicationStatus.APPROVED.value or app.expires_ns < self.clock.now_ns():
-            raise Conflict(
-                "the offer is not open (accepted, declined or expired)", code="credit_offer_not_open"
-            )
-        settlement = self._account(settlement_account_id, app.currency)
+        settlement = self._account(settlement_account_id, app["currency"])
         if settlement.party_id != party_id:
             raise Forbidden("the settlement account is not the applicant's", code="account_not_owned")
         now = self.clock.now_ns()
-        with self.engine.begin() as connection:
-            moved = connection.execute(
-                sa.update(credit_applications)
-                .where(
-                    credit_applications.c.application_id == application_id,
-                    credit_applications.c.status == ApplicationStatus.APPROVED.value,
-                )
-                .values(status=ApplicationStatus.ACCEPTED.value, updated_ns=now)
-            ).rowcount
-        if moved != 1:
-            raise Conflict("the offer was accepted already", code="credit_offer_accepted")
-        receivable, memo = self._accounts(app.currency)
+        claim_offer(self.engine, application_id, now)
+        receivable, memo = self._accounts(app["currency"])
         line_id = format_id(self.ids.new_id())
         row = {
             "line_id": line_id,
             "application_id": application_id,
-            "party_id": app.party_id,
+            "party_id": app["party_id"],
             "product": product.code,
-            "currency": app.currency,
+            "currency": app["currency"],
             "limit_minor": 0,
             "floor_minor": product.limit_floor,
             "ceiling_minor": product.limit_ceiling,
-            "annual_rate": app.price["annual_rate"],
+            "annual_rate": app["price"]["annual_rate"],
             "receivable_account_id": format_id(receivable),
             "limit_account_id": format_id(memo),
             "settlement_account_id": settlement.account_id,
@@ -171,7 +161,7 @@ class CreditLines:
         }
         with self.engine.begin() as connection:
             connection.execute(sa.insert(credit_lines), [row])
-        limit = min(max(int(app.amount_minor), product.limit_floor), product.limit_ceiling)
+        limit = min(max(int(app["amount_minor"]), product.limit_floor), product.limit_ceiling)
         return self.set_limit(actor, line_id, limit, reason="opened")
 
     def _accounts(self, currency: str) -> tuple[int, int]:
@@ -389,12 +379,7 @@ class CreditLines:
         return line
 
     def _account(self, account_id: str, currency: str) -> CustomerAccount:
-        account = self.identity.get_account(account_id)
-        if account.status is not AccountStatus.ENABLED or account.currency != currency:
-            raise Conflict(
-                f"account {account_id} is not an enabled {currency} account", code="account_not_usable"
-            )
-        return account
+        return usable_account(self.identity, account_id, currency, "line")
 
     def _commit(
         self,

@@ -47,9 +47,19 @@ from netfin.core.clock import Clock
 from netfin.core.errors import Conflict, Forbidden, InvalidInput, NotFound, invariant
 from netfin.core.ids import IdSource, format_id
 from netfin.core.money import Money
-from netfin.credit.booking import Planned, book_chain, flat, insert_event, mark_event, plan_json
+from netfin.credit.booking import (
+    Planned,
+    book_chain,
+    claim_offer,
+    flat,
+    insert_event,
+    mark_event,
+    open_offer,
+    plan_json,
+    usable_account,
+)
 from netfin.credit.config import CreditProfile
-from netfin.credit.origination import Application, ApplicationStatus, loan_terms
+from netfin.credit.origination import Application, loan_terms
 from netfin.credit.products import BNPLPlan, LoanTerms, RepaymentMethod, merchant_fee
 from netfin.credit.schedule import Schedule, build_bnpl_schedule, build_schedule
 from netfin.credit.serialise import (
@@ -71,7 +81,7 @@ from netfin.credit.servicing import (
     write_off,
 )
 from netfin.credit.store import credit_applications, credit_loan_events, credit_loans
-from netfin.identity.model import AccountStatus, Actor, CustomerAccount
+from netfin.identity.model import Actor, CustomerAccount
 from netfin.identity.service import AuditSink, Identity
 from netfin.ledger import (
     Account,
@@ -202,7 +212,7 @@ class LoanService:
         down_payment_minor: int = 0,
     ) -> Loan:
         """The customer accepts an approved offer: the contract is made and the money moves."""
-        app = self._application(application_id, party_id)
+        app = open_offer(self.engine, application_id, party_id, self.clock.now_ns())
         product = self.profile.product(app["product"])
         settlement = self._account(settlement_account_id, app["currency"], "settlement")
         if settlement.party_id != party_id:
@@ -249,17 +259,7 @@ class LoanService:
         start: date,
     ) -> Loan:
         now = self.clock.now_ns()
-        with self.engine.begin() as connection:  # the first acceptance wins
-            moved = connection.execute(
-                sa.update(credit_applications)
-                .where(
-                    credit_applications.c.application_id == app["application_id"],
-                    credit_applications.c.status == ApplicationStatus.APPROVED.value,
-                )
-                .values(status=ApplicationStatus.ACCEPTED.value, updated_ns=now)
-            ).rowcount
-        if moved != 1:
-            raise Conflict("the offer was accepted already", code="credit_offer_accepted")
+        claim_offer(self.engine, app["application_id"], now)
         receivable = self._receivable(schedule.currency)
         position = LoanPosition.from_schedule(schedule, as_of=start)
         loan_id = format_id(self.ids.new_id())
@@ -592,29 +592,8 @@ class LoanService:
 
     # -- internals -----------------------------------------------------------------
 
-    def _application(self, application_id: str, party_id: int) -> dict[str, Any]:
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                sa.select(credit_applications).where(credit_applications.c.application_id == application_id)
-            ).first()
-        if row is None or row.party_id != format_id(party_id):
-            raise NotFound("no such credit application", code="credit_application_not_found")
-        if row.status != ApplicationStatus.APPROVED.value:
-            raise Conflict(f"the application is {row.status}, not approved", code="credit_offer_not_approved")
-        if row.expires_ns < self.clock.now_ns():
-            raise Conflict("the offer has expired", code="credit_offer_expired")
-        return dict(row._mapping)
-
     def _account(self, account_id: str, currency: str, role: str) -> CustomerAccount:
-        account = self.identity.get_account(account_id)
-        if account.status is not AccountStatus.ENABLED:
-            raise Conflict(f"the {role} account is not enabled", code="account_not_enabled")
-        if account.currency != currency:
-            raise InvalidInput(
-                f"the {role} account holds {account.currency}, the loan {currency}",
-                code="credit_account_currency_mismatch",
-            )
-        return account
+        return usable_account(self.identity, account_id, currency, role)
 
     def _bank(self, purpose: str, currency: str) -> int:
         return self.identity.bank_account(currency, purpose)
