@@ -65,8 +65,6 @@ import io
 import json
 import math
 import numbers
-import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -89,8 +87,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 from netfin.core.clock import Clock, SystemClock
-from netfin.core.errors import Conflict, InvalidInput, LimitExceeded, NotFound, invariant
+from netfin.core.errors import InvalidInput, LimitExceeded, NotFound, invariant
 from netfin.credit.report import ModelReport, model_report
+from netfin.storage.artefacts import canonical_json, content_sha256, read_part, write_artefact
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -946,9 +945,7 @@ def _metadata(
     fingerprint: dict[str, Any],
 ) -> dict[str, Any]:
     created = datetime.fromtimestamp((clock or SystemClock()).now_ns() // 1_000_000_000, tz=UTC)
-    digest = hashlib.sha256(_canonical_json(model.to_json()) + fingerprint["sha256"].encode()).hexdigest()[
-        :10
-    ]
+    digest = hashlib.sha256(canonical_json(model.to_json()) + fingerprint["sha256"].encode()).hexdigest()[:10]
     return {
         "kind": ARTEFACT_KIND,
         "format": ARTEFACT_FORMAT,
@@ -968,52 +965,19 @@ def _metadata(
 # --------------------------------------------------------------------------- the artefact
 
 
-def _canonical_json(data: Any) -> bytes:
-    return json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    ).encode()
-
-
-def _content_sha256(scorecard_bytes: bytes, csv_bytes: bytes, metadata: Mapping[str, Any]) -> str:
-    body = {k: v for k, v in metadata.items() if k != "content_sha256"}
-    hasher = hashlib.sha256()
-    for part in (scorecard_bytes, csv_bytes, _canonical_json(body)):
-        hasher.update(hashlib.sha256(part).digest())
-    return hasher.hexdigest()
-
-
 def save_scorecard(model: ScorecardModel, directory: str | Path) -> Path:
     """Write ``directory/<version>/`` (immutable; written aside and renamed into place) and return it."""
     if "version" not in model.metadata:
         raise InvalidInput("only a trained scorecard (with metadata) can be saved", code="scorecard_unsaved")
-    root = Path(directory)
-    target = root / model.version
-    if target.exists():
-        raise Conflict(
-            f"scorecard artefact {target} already exists; artefacts are immutable", code="model_exists"
-        )
-    root.mkdir(parents=True, exist_ok=True)
     scorecard_bytes = (json.dumps(model.to_json(), indent=1, sort_keys=True, allow_nan=False) + "\n").encode()
-    csv_bytes = model.points_csv().encode()
-    metadata = dict(model.metadata)
-    metadata["content_sha256"] = _content_sha256(scorecard_bytes, csv_bytes, metadata)
-    staging = Path(tempfile.mkdtemp(prefix=f".{model.version}-", dir=root))
-    (staging / SCORECARD_FILE).write_bytes(scorecard_bytes)
-    (staging / POINTS_CSV_FILE).write_bytes(csv_bytes)
-    (staging / METADATA_FILE).write_text(
-        json.dumps(metadata, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    )
-    os.replace(staging, target)
-    return target
+    parts = {SCORECARD_FILE: scorecard_bytes, POINTS_CSV_FILE: model.points_csv().encode()}
+    return write_artefact(Path(directory), model.version, parts, model.metadata, what="scorecard")
 
 
 def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ArtefactRejected(
-            f"scorecard artefact incomplete: {path} is missing", code="scorecard_artefact_incomplete"
-        ) from None
+    return read_part(
+        path, lambda message: ArtefactRejected(f"scorecard {message}", code="scorecard_artefact_incomplete")
+    )
 
 
 def load_scorecard(directory: str | Path) -> ScorecardModel:
@@ -1034,7 +998,7 @@ def load_scorecard(directory: str | Path) -> ScorecardModel:
             code="scorecard_artefact_format",
         )
     recorded = metadata.pop("content_sha256", None)
-    actual = _content_sha256(scorecard_bytes, csv_bytes, metadata)
+    actual = content_sha256([scorecard_bytes, csv_bytes], metadata)
     if recorded != actual:
         raise ArtefactRejected(
             f"scorecard artefact {root} was altered after it was saved: content hash {actual} does not match "

@@ -41,6 +41,7 @@ from netfin.privacy.he.scheme import (
     KEY_BITS_MAX,
     AdditiveScheme,
     Ciphertexts,
+    check_buckets,
     check_count,
     check_key_bits,
     check_packing,
@@ -181,10 +182,7 @@ class HeuScheme(AdditiveScheme):
         buckets: np.ndarray[Any, np.dtype[np.int8]],
         bucket_count: int,
     ) -> list[Ciphertexts]:
-        check_same(self, ciphertexts)
-        rows, columns = buckets.shape
-        if rows != ciphertexts.count or any(g.shape != (rows,) for g in groups) or not groups:
-            raise InvalidInput("bucket sums need one bucket row and one filter entry per ciphertext")
+        rows, columns = check_buckets(self, ciphertexts, groups, buckets)
         buckets = np.ascontiguousarray(buckets, dtype=np.int8)
 
         def job(a: int, b: int) -> list[_HeuArray]:

@@ -17,7 +17,14 @@ import numpy as np
 from phe import paillier
 
 from netfin.core.errors import InvalidInput
-from netfin.privacy.he.scheme import AdditiveScheme, Ciphertexts, check_count, check_key_bits, check_same
+from netfin.privacy.he.scheme import (
+    AdditiveScheme,
+    Ciphertexts,
+    check_buckets,
+    check_count,
+    check_key_bits,
+    check_same,
+)
 
 NAME = "phe"
 
@@ -96,10 +103,7 @@ class PheScheme(AdditiveScheme):
         buckets: np.ndarray[Any, np.dtype[np.int8]],
         bucket_count: int,
     ) -> list[Ciphertexts]:
-        check_same(self, ciphertexts)
-        rows, columns = buckets.shape
-        if rows != ciphertexts.count or any(g.shape != (rows,) for g in groups):
-            raise InvalidInput("bucket sums need one bucket row and one filter entry per ciphertext")
+        _, columns = check_buckets(self, ciphertexts, groups, buckets)
         nsq = self._nsquare
         data = ciphertexts.data
         offsets = np.arange(columns, dtype=np.int64) * bucket_count

@@ -147,3 +147,17 @@ def check_same(scheme: AdditiveScheme, *batches: Ciphertexts) -> None:
     for batch in batches:
         if batch.scheme != scheme.name:
             raise InvalidInput(f"{batch.scheme} ciphertexts given to a {scheme.name} scheme")
+
+
+def check_buckets(
+    scheme: AdditiveScheme,
+    ciphertexts: Ciphertexts,
+    groups: Sequence[np.ndarray[Any, np.dtype[np.int8]]],
+    buckets: np.ndarray[Any, np.dtype[np.int8]],
+) -> tuple[int, int]:
+    """The arguments of ``bucket_sums`` agree with each other; returns (rows, columns)."""
+    check_same(scheme, ciphertexts)
+    rows, columns = buckets.shape
+    if rows != ciphertexts.count or not groups or any(g.shape != (rows,) for g in groups):
+        raise InvalidInput("bucket sums need one bucket row and one filter entry per ciphertext")
+    return rows, columns

@@ -25,23 +25,19 @@ an artefact.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
 import lightgbm as lgb
 
-from netfin.core.errors import Conflict, InvalidInput
+from netfin.core.errors import InvalidInput
 from netfin.risk.model.calibration import calibrator_from_json
 from netfin.risk.model.features import FeatureSpec
 from netfin.risk.model.training import ARTEFACT_FORMAT, ARTEFACT_KIND, TrainedModel
+from netfin.storage.artefacts import METADATA_FILE, canonical_json, content_sha256, read_part, write_artefact
 
 MODEL_FILE = "model.txt"
 CALIBRATOR_FILE = "calibrator.json"
-METADATA_FILE = "metadata.json"
 
 
 class ArtefactRejected(InvalidInput):
@@ -50,51 +46,19 @@ class ArtefactRejected(InvalidInput):
     code = "model_artefact_rejected"
 
 
-def _canonical_json(data: Any) -> bytes:
-    """One byte string per value: sorted keys, no whitespace, no NaN (metrics use None)."""
-    return json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    ).encode()
-
-
-def _content_sha256(model_bytes: bytes, calibrator_bytes: bytes, metadata: dict[str, Any]) -> str:
-    body = {k: v for k, v in metadata.items() if k != "content_sha256"}
-    hasher = hashlib.sha256()
-    for part in (model_bytes, calibrator_bytes, _canonical_json(body)):
-        hasher.update(hashlib.sha256(part).digest())
-    return hasher.hexdigest()
-
-
 def save(model: TrainedModel, directory: str | Path) -> Path:
     """Write the artefact to ``directory/<version>/`` and return that path."""
-    root = Path(directory)
-    target = root / model.version
-    if target.exists():
-        raise Conflict(
-            f"model artefact {target} already exists; artefacts are immutable", code="model_exists"
-        )
-    root.mkdir(parents=True, exist_ok=True)
-    model_bytes = model.model_text.encode()
-    calibrator_bytes = _canonical_json(model.calibrator.to_json())
-    metadata = dict(model.metadata)
-    metadata["content_sha256"] = _content_sha256(model_bytes, calibrator_bytes, metadata)
-    staging = Path(tempfile.mkdtemp(prefix=f".{model.version}-", dir=root))
-    (staging / MODEL_FILE).write_bytes(model_bytes)
-    (staging / CALIBRATOR_FILE).write_bytes(calibrator_bytes)
-    (staging / METADATA_FILE).write_text(
-        json.dumps(metadata, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    )
-    os.replace(staging, target)
-    return target
+    parts = {
+        MODEL_FILE: model.model_text.encode(),
+        CALIBRATOR_FILE: canonical_json(model.calibrator.to_json()),
+    }
+    return write_artefact(Path(directory), model.version, parts, model.metadata, what="model")
 
 
 def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ArtefactRejected(
-            f"model artefact incomplete: {path} is missing", code="model_artefact_incomplete"
-        ) from None
+    return read_part(
+        path, lambda message: ArtefactRejected(f"model {message}", code="model_artefact_incomplete")
+    )
 
 
 def load(directory: str | Path) -> TrainedModel:
@@ -112,7 +76,7 @@ def load(directory: str | Path) -> TrainedModel:
             f"{root} is not a fraud-model artefact of format {ARTEFACT_FORMAT}", code="model_artefact_format"
         )
     recorded = metadata.get("content_sha256")
-    actual = _content_sha256(model_bytes, calibrator_bytes, metadata)
+    actual = content_sha256([model_bytes, calibrator_bytes], metadata)
     if recorded != actual:
         raise ArtefactRejected(
             f"model artefact {root} was altered after it was saved: content hash {actual} "
