@@ -17,7 +17,7 @@ from netfin.bank import Bank, BankSettings
 from netfin.core.clock import ManualClock
 from netfin.core.errors import Conflict
 from netfin.core.money import Money
-from netfin.credit.loans import Loan, LoanStatus
+from netfin.credit.loans import Loan, LoanService, LoanStatus
 from netfin.credit.origination import Application, ApplicationStatus, Decision
 from netfin.credit.pricing import EsgEvidence
 from netfin.credit.products import RepaymentMethod
@@ -191,3 +191,28 @@ def test_green_evidence_lowers_the_rate_and_the_reason_shows_it(bank: Bank) -> N
     )
     assert green.price.annual_rate == plain.price.annual_rate - Decimal("0.0040")  # type: ignore[attr-defined]
     assert [r.code for r in green.price.reasons][-1] == "green_discount"  # type: ignore[attr-defined]
+
+
+def test_a_crash_between_the_ledger_and_the_loan_is_finished_by_recovery(
+    bank: Bank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    party, account = _customer(bank, "+8613800000011", funds=100_000)
+    outcome = _apply(bank, party)
+    loan = bank.loans.accept(OPERATOR, outcome.application_id, party_id=party, settlement_account_id=account)  # type: ignore[attr-defined]
+    finish = LoanService.finish_event
+
+    def power_cut(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(LoanService, "finish_event", power_cut)
+    with pytest.raises(RuntimeError):
+        bank.loans.repay(OPERATOR, loan.loan_id, 50_000, party_id=party)
+    monkeypatch.setattr(LoanService, "finish_event", finish)
+    stale = bank.loans.get(loan.loan_id)
+    assert _owed_by_ledger(bank, stale) == stale.owed() - 50_000  # the money moved, the loan not yet
+    with pytest.raises(Conflict):  # nothing else may change the loan meanwhile
+        bank.loans.repay(OPERATOR, loan.loan_id, 1_000, party_id=party)
+    assert bank.loans.recover_events() == 1
+    fixed = bank.loans.get(loan.loan_id)
+    assert _owed_by_ledger(bank, fixed) == fixed.owed() == 1_150_000
+    assert [e["status"] for e in bank.loans.events(loan.loan_id)] == ["booked", "booked"]

@@ -15,11 +15,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from netfin.core.errors import Conflict, InvalidInput, NotFound
-from netfin.core.ids import format_id
+from netfin.core.clock import Clock
+from netfin.core.errors import Conflict, InvalidInput, NotFound, invariant
+from netfin.core.ids import IdSource, format_id
+from netfin.credit.config import CreditProfile
 from netfin.credit.store import credit_applications, credit_loan_events
-from netfin.identity.model import AccountStatus, CustomerAccount
-from netfin.identity.service import Identity
+from netfin.identity.model import AccountStatus, Actor, CustomerAccount
+from netfin.identity.service import AuditSink, Identity
 from netfin.ledger import CreateTransferResult, Ledger, Transfer, TransferFlags
 
 # Application statuses (``origination.ApplicationStatus`` values) this module moves between.
@@ -134,3 +136,96 @@ def flat(detail: dict[str, Any], prefix: str = "") -> dict[str, str | int | None
         else:
             out[f"{prefix}{key}"] = value if value is None or isinstance(value, (str, int)) else str(value)
     return out
+
+
+class ContractBook:
+    """What loans and lines share: their services, and booking one event of a contract.
+
+    A subclass names its table, the table's key column and what the audit calls
+    the contract; ``book_event`` writes the event, submits its chain and moves
+    the contract from ``version`` to ``version + 1`` (with ``after`` when the
+    ledger booked it, alone when it refused), then audits the outcome.
+    """
+
+    table: sa.Table
+    key: str
+    subject_kind: str
+    action: str
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        ledger: Ledger,
+        identity: Identity,
+        audit: AuditSink,
+        profile: CreditProfile,
+        *,
+        clock: Clock,
+        ids: IdSource,
+    ) -> None:
+        self.engine, self.ledger, self.identity, self.audit = engine, ledger, identity, audit
+        self.profile, self.clock, self.ids = profile, clock, ids
+
+    def book_event(
+        self,
+        actor: Actor,
+        contract: tuple[str, int, str],
+        kind: str,
+        plan: Sequence[Planned],
+        detail: dict[str, Any],
+        after: dict[str, Any],
+    ) -> str | None:
+        """``contract`` is (id, version, currency); returns None when booked, else the ledger's reason."""
+        contract_id, version, currency = contract
+        first_id, event_id = self.ids.new_id(), format_id(self.ids.new_id())
+        event = {
+            "event_id": event_id,
+            "loan_id": contract_id,
+            "kind": kind,
+            "base_version": version,
+            "status": "booking",
+            "amount_minor": sum(p.amount for p in plan),
+            "first_transfer_id": format_id(first_id),
+            "plan": plan_json(plan),
+            "detail": {**detail, "after": after},
+            "reason": None,
+            "actor": f"{actor.kind}:{actor.id}"[:80],
+            "created_ns": self.clock.now_ns(),
+        }
+        insert_event(self.engine, event)
+        reason = book_chain(self.ledger, currency, first_id, plan)
+        self.finish_event(event_id, contract_id, version, reason, after)
+        self.audit.record(
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            action=f"{self.action}.{kind}",
+            outcome="failed" if reason else "succeeded",
+            subject_kind=self.subject_kind,
+            subject_id=contract_id,
+            consent_id=actor.consent_id,
+            interaction_id=actor.interaction_id,
+            reason=reason,
+            detail={
+                "event_id": event_id,
+                "amount_minor": event["amount_minor"],
+                "transfers": len(plan),
+                "first_transfer_id": event["first_transfer_id"],
+                **flat(detail),
+            },
+        )
+        return reason
+
+    def finish_event(
+        self, event_id: str, contract_id: str, version: int, reason: str | None, after: dict[str, Any]
+    ) -> None:
+        """Mark the event and move the contract one version on (with ``after`` only if booked)."""
+        with self.engine.begin() as connection:
+            mark_event(connection, event_id, reason)
+            values = {"version": version + 1, "updated_ns": self.clock.now_ns(), **({} if reason else after)}
+            key = self.table.c[self.key]
+            moved = connection.execute(
+                sa.update(self.table)
+                .where(key == contract_id, self.table.c.version == version)
+                .values(**values)
+            ).rowcount
+            invariant(moved == 1, "the event's unique version key makes the contract's update uncontested")

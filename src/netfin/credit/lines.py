@@ -30,28 +30,21 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from netfin.core.clock import Clock
 from netfin.core.errors import Conflict, Forbidden, InvalidInput, NotFound, invariant
-from netfin.core.ids import IdSource, format_id
+from netfin.core.ids import format_id
 from netfin.core.money import Money
 from netfin.credit.booking import (
+    ContractBook,
     Planned,
-    book_chain,
     claim_offer,
-    flat,
-    insert_event,
-    mark_event,
     open_offer,
-    plan_json,
     usable_account,
 )
-from netfin.credit.config import CreditProfile
 from netfin.credit.products import RevolvingLineTerms
 from netfin.credit.servicing import RevolvingStatement, revolving_statement
 from netfin.credit.store import credit_lines, credit_loan_events
 from netfin.identity.model import Actor, CustomerAccount
-from netfin.identity.service import AuditSink, Identity
-from netfin.ledger import Account, AccountFlags, CreateAccountResult, Ledger
+from netfin.ledger import Account, AccountFlags, CreateAccountResult
 from netfin.risk.limits import LimitBand, LimitPolicy
 from netfin.risk.store import record_limit_change, signals_of
 
@@ -106,20 +99,8 @@ class CreditLine:
         }
 
 
-class CreditLines:
-    def __init__(
-        self,
-        engine: sa.Engine,
-        ledger: Ledger,
-        identity: Identity,
-        audit: AuditSink,
-        profile: CreditProfile,
-        *,
-        clock: Clock,
-        ids: IdSource,
-    ) -> None:
-        self.engine, self.ledger, self.identity, self.audit = engine, ledger, identity, audit
-        self.profile, self.clock, self.ids = profile, clock, ids
+class CreditLines(ContractBook):
+    table, key, subject_kind, action = credit_lines, "line_id", "credit_line", "credit.line"
 
     # -- opening ---------------------------------------------------------------------
 
@@ -392,50 +373,14 @@ class CreditLines:
         *,
         over_limit: bool = False,
     ) -> CreditLine:
-        event_id, first_id, now = format_id(self.ids.new_id()), self.ids.new_id(), self.clock.now_ns()
-        event = {
-            "event_id": event_id,
-            "loan_id": before.line_id,
-            "kind": kind,
-            "base_version": before.version,
-            "status": "booking",
-            "amount_minor": sum(p.amount for p in plan),
-            "first_transfer_id": format_id(first_id),
-            "plan": plan_json(plan),
-            "detail": detail,
-            "reason": None,
-            "actor": f"{actor.kind}:{actor.id}"[:80],
-            "created_ns": now,
+        values = {
+            "limit_minor": after.limit_minor,
+            "drawn_minor": after.drawn_minor,
+            "interest_due_minor": after.interest_due_minor,
+            "interest_through": after.interest_through.isoformat(),
         }
-        insert_event(self.engine, event)
-        reason = book_chain(self.ledger, before.currency, first_id, plan)
-        with self.engine.begin() as connection:
-            mark_event(connection, event_id, reason)
-            values: dict[str, Any] = {"version": before.version + 1, "updated_ns": now}
-            if reason is None:
-                values |= {
-                    "limit_minor": after.limit_minor,
-                    "drawn_minor": after.drawn_minor,
-                    "interest_due_minor": after.interest_due_minor,
-                    "interest_through": after.interest_through.isoformat(),
-                }
-            moved = connection.execute(
-                sa.update(credit_lines)
-                .where(credit_lines.c.line_id == before.line_id, credit_lines.c.version == before.version)
-                .values(**values)
-            ).rowcount
-            invariant(moved == 1, "the event's unique version key makes the line update uncontested")
-        self.audit.record(
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            action=f"credit.line.{kind}",
-            outcome="failed" if reason else "succeeded",
-            subject_kind="credit_line",
-            subject_id=before.line_id,
-            consent_id=actor.consent_id,
-            interaction_id=actor.interaction_id,
-            reason=reason,
-            detail={"event_id": event_id, **flat(detail)},
+        reason = self.book_event(
+            actor, (before.line_id, before.version, before.currency), kind, plan, detail, values
         )
         if reason == "exceeds_credits" and over_limit:
             raise Conflict("the draw exceeds the line's unused limit", code="credit_limit_exceeded")

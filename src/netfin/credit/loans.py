@@ -45,20 +45,15 @@ import sqlalchemy as sa
 
 from netfin.core.clock import Clock
 from netfin.core.errors import Conflict, Forbidden, InvalidInput, NotFound, invariant
-from netfin.core.ids import IdSource, format_id
+from netfin.core.ids import format_id
 from netfin.core.money import Money
 from netfin.credit.booking import (
+    ContractBook,
     Planned,
-    book_chain,
     claim_offer,
-    flat,
-    insert_event,
-    mark_event,
     open_offer,
-    plan_json,
     usable_account,
 )
-from netfin.credit.config import CreditProfile
 from netfin.credit.origination import Application, loan_terms
 from netfin.credit.products import BNPLPlan, LoanTerms, RepaymentMethod, merchant_fee
 from netfin.credit.schedule import Schedule, build_bnpl_schedule, build_schedule
@@ -82,12 +77,10 @@ from netfin.credit.servicing import (
 )
 from netfin.credit.store import credit_applications, credit_loan_events, credit_loans
 from netfin.identity.model import Actor, CustomerAccount
-from netfin.identity.service import AuditSink, Identity
 from netfin.ledger import (
     Account,
     AccountFlags,
     CreateAccountResult,
-    Ledger,
 )
 
 CODE_LOAN_RECEIVABLE = 400
@@ -178,26 +171,8 @@ def _today(clock: Clock) -> date:
     return datetime.fromtimestamp(clock.now_ns() / 1e9, UTC).date()
 
 
-class LoanService:
-    def __init__(
-        self,
-        engine: sa.Engine,
-        ledger: Ledger,
-        identity: Identity,
-        audit: AuditSink,
-        profile: CreditProfile,
-        *,
-        clock: Clock,
-        ids: IdSource,
-    ) -> None:
-        self.engine, self.ledger, self.identity, self.audit, self.profile = (
-            engine,
-            ledger,
-            identity,
-            audit,
-            profile,
-        )
-        self.clock, self.ids = clock, ids
+class LoanService(ContractBook):
+    table, key, subject_kind, action = credit_loans, "loan_id", "loan", "credit.loan"
 
     # -- contract and disbursement -------------------------------------------
 
@@ -617,57 +592,20 @@ class LoanService:
         detail: dict[str, Any],
     ) -> Loan:
         """Record the event, book its chain, move the loan to ``after`` (see the module docstring)."""
-        event_id, first_id, now = format_id(self.ids.new_id()), self.ids.new_id(), self.clock.now_ns()
         state = self._state(after.position, after.recognised_seq, after.penalty_booked)
-        event = {
-            "event_id": event_id,
-            "loan_id": before.loan_id,
-            "kind": kind,
-            "base_version": before.version,
-            "status": "booking",
-            "amount_minor": sum(p.amount for p in plan),
-            "first_transfer_id": format_id(first_id),
-            "plan": plan_json(plan),
-            "detail": {
-                **detail,
-                "after": {
-                    "state": state,
-                    "status": after.status.value,
-                    "dpd": after.dpd,
-                    "bucket": after.bucket,
-                },
-            },
-            "reason": None,
-            "actor": f"{actor.kind}:{actor.id}"[:80],
-            "created_ns": now,
+        values = {
+            "position": state,
+            "status": after.status.value,
+            "dpd": after.dpd,
+            "bucket": after.bucket,
+            "serviced_on": state["as_of"],
         }
-        insert_event(self.engine, event)
-        reason = book_chain(self.ledger, before.currency, first_id, plan)
-        self._finish(event, before, reason)
-        self._audit(actor, kind, before, event, reason)
+        reason = self.book_event(
+            actor, (before.loan_id, before.version, before.currency), kind, plan, detail, values
+        )
         if reason is not None:
             raise Conflict(f"the ledger refused the {kind}: {reason}", code=f"loan_{kind}_refused")
         return self.get(before.loan_id)
-
-    def _finish(self, event: dict[str, Any], before: Loan, reason: str | None) -> None:
-        after = event["detail"]["after"]
-        with self.engine.begin() as connection:
-            mark_event(connection, event["event_id"], reason)
-            values: dict[str, Any] = {"version": before.version + 1, "updated_ns": self.clock.now_ns()}
-            if reason is None:
-                values |= {
-                    "position": after["state"],
-                    "status": after["status"],
-                    "dpd": after["dpd"],
-                    "bucket": after["bucket"],
-                    "serviced_on": after["state"]["as_of"],
-                }
-            moved = connection.execute(
-                sa.update(credit_loans)
-                .where(credit_loans.c.loan_id == before.loan_id, credit_loans.c.version == before.version)
-                .values(**values)
-            ).rowcount
-            invariant(moved == 1, "the event's unique version key makes the loan update uncontested")
 
     def recover_events(self) -> int:
         """Finish events a crash left ``booking``: booked if their chain is in the ledger, else rejected."""
@@ -678,32 +616,10 @@ class LoanService:
                 .limit(SERVICE_BATCH_MAX)
             ).all()
         for row in rows:
-            event = dict(row._mapping)
-            booked = (
-                bool(self.ledger.lookup_transfers([int(event["first_transfer_id"], 16)])) or not event["plan"]
-            )
-            self._finish(event, self.get(event["loan_id"]), None if booked else "not_booked")
+            booked = not row.plan or bool(self.ledger.lookup_transfers([int(row.first_transfer_id, 16)]))
+            reason = None if booked else "not_booked"
+            self.finish_event(row.event_id, row.loan_id, row.base_version, reason, row.detail["after"])
         return len(rows)
-
-    def _audit(self, actor: Actor, kind: str, loan: Loan, event: dict[str, Any], reason: str | None) -> None:
-        self.audit.record(
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            action=f"credit.loan.{kind}",
-            outcome="failed" if reason else "succeeded",
-            subject_kind="loan",
-            subject_id=loan.loan_id,
-            consent_id=actor.consent_id,
-            interaction_id=actor.interaction_id,
-            reason=reason,
-            detail={
-                "event_id": event["event_id"],
-                "amount_minor": event["amount_minor"],
-                "transfers": len(event["plan"]),
-                "first_transfer_id": event["first_transfer_id"],
-                **flat({k: v for k, v in event["detail"].items() if k != "after"}),
-            },
-        )
 
 
 def _loan(row: Any) -> Loan:
