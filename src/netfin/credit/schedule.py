@@ -466,7 +466,7 @@ CHUNK_LOANS = 32_768
 METHODS = (RepaymentMethod.ANNUITY, RepaymentMethod.EQUAL_PRINCIPAL, RepaymentMethod.BULLET)
 DAY_COUNTS = (DayCount.ACT_360, DayCount.ACT_365F, DayCount.THIRTY_360, DayCount.ACT_ACT)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_SAFE_PRODUCT = float(2**62)  # the int64 path needs balance × rate numerator × day numerator below this
+_SAFE_PRODUCT = float(2**62)  # the int64 path needs the product of the three numerators below this
 
 
 def _int64s(value: object, what: str, count: int | None) -> Int64s:
