@@ -6,8 +6,9 @@
   so a lying ``Content-Length`` does not help. The bytes are kept as they
   arrive, so that ``raw_body(request)`` gives a route the exact body a
   signature covers.
-- Content types: a request with a body must be JSON, or a form for the OAuth
-  token endpoint and the web portal's forms (415 otherwise).
+- Content types: a request with a body to the APIs (``/v1/``, ``/open-banking/``,
+  ``/oauth2/``) must be JSON, except the OAuth token endpoint's form; the web
+  portal, everywhere else, takes forms (or JSON); 415 otherwise.
 - Signed responses: every response with a body under ``SIGNED_PATH_PREFIXES``
   (UK Open Banking payment initiation and event subscriptions, errors
   included) carries ``x-jws-signature``, a detached JWS over the exact body
@@ -34,8 +35,9 @@ from netfin.core.errors import invariant
 BODY_BYTES_MAX = 64 * 1024
 INTERACTION_ID_LENGTH_MAX = 64
 _INTERACTION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_FORM_PATHS = ("/oauth2/token", "/sign-in", "/sign-out", "/settings/elder")
-_FORM_PATTERNS = (re.compile(r"^/consents/[A-Za-z0-9._:-]{1,128}/revoke$"),)
+_FORM_PATHS = ("/oauth2/token",)
+# The APIs speak JSON; the web portal, everywhere else, posts HTML forms.
+_JSON_PREFIXES = ("/v1/", "/open-banking/", "/oauth2/")
 _BODY_CHUNKS = "netfin.body_chunks"
 SIGNED_PATH_PREFIXES = ("/open-banking/v4.0/pisp/", "/open-banking/v4.0/event-subscriptions")
 # Signed responses are small documents built by the API itself; one this
@@ -107,17 +109,19 @@ def _refuse(scope: Scope, headers: dict[str, str]) -> tuple[int, str, str] | Non
     has_body = (length is not None and length != "0") or "transfer-encoding" in headers
     if scope["method"] in ("POST", "PUT", "PATCH") and has_body:
         media = headers.get("content-type", "").split(";")[0].strip().lower()
-        allowed = (
-            ("application/x-www-form-urlencoded",) if _form_path(scope["path"]) else ("application/json",)
-        )
+        allowed = _media_allowed(scope["path"])
         if media not in allowed:
             return 415, "content_type_unsupported", f"Content-Type must be {allowed[0]}"
     return None
 
 
-def _form_path(path: str) -> bool:
-    """The OAuth token endpoint and the web portal's forms take form bodies; the API takes JSON."""
-    return path in _FORM_PATHS or any(p.match(path) for p in _FORM_PATTERNS)
+def _media_allowed(path: str) -> tuple[str, ...]:
+    """The APIs take JSON (the OAuth token endpoint a form); elsewhere, the portal's forms or JSON."""
+    if path in _FORM_PATHS:
+        return ("application/x-www-form-urlencoded",)
+    if path.startswith(_JSON_PREFIXES):
+        return ("application/json",)
+    return ("application/x-www-form-urlencoded", "application/json")
 
 
 def _counting(receive: Receive, state: dict[str, Any]) -> Receive:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 NS_PER_SECOND = 1_000_000_000
@@ -42,6 +42,11 @@ def iso_from_ns(ns: int) -> str:
     """ISO 8601 in UTC with an explicit offset, to the second (as Open Banking shows times)."""
     moment = datetime.fromtimestamp(ns // NS_PER_SECOND, tz=UTC)
     return moment.isoformat()
+
+
+def utc_date(ns: int) -> date:
+    """The calendar day (UTC) of an instant in nanoseconds since the epoch."""
+    return datetime.fromtimestamp(ns // NS_PER_SECOND, tz=UTC).date()
 
 
 def ns_from_datetime(moment: datetime) -> int:

@@ -30,6 +30,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from netfin.core.clock import utc_date
 from netfin.core.errors import Conflict, Forbidden, InvalidInput, NotFound, invariant
 from netfin.core.ids import format_id
 from netfin.core.money import Money
@@ -135,7 +136,7 @@ class CreditLines(ContractBook):
             "status": "active",
             "drawn_minor": 0,
             "interest_due_minor": 0,
-            "interest_through": _day(now).isoformat(),
+            "interest_through": utc_date(now).isoformat(),
             "version": 0,
             "created_ns": now,
             "updated_ns": now,
@@ -219,7 +220,7 @@ class CreditLines(ContractBook):
     def charge_interest(self, actor: Actor, line_id: str, through: date | None = None) -> RevolvingStatement:
         """Cut a statement: interest on each day's drawn balance since the last one, charged to the line."""
         line = self.get(line_id)
-        end = through or _day(self.clock.now_ns())
+        end = through or utc_date(self.clock.now_ns())
         if end <= line.interest_through:
             raise InvalidInput(
                 f"interest is charged through {line.interest_through} already", code="as_of_in_the_past"
@@ -271,7 +272,7 @@ class CreditLines(ContractBook):
         for kind, detail, created_ns in rows:
             amount = detail["amount_minor"] if kind == "draw" else -detail["principal_minor"]
             if amount:
-                out.append((_day(created_ns), int(amount)))
+                out.append((utc_date(created_ns), int(amount)))
         return out
 
     # -- limits -------------------------------------------------------------------------
@@ -394,10 +395,6 @@ class CreditLines(ContractBook):
 def _check_amount(amount_minor: int) -> None:
     if type(amount_minor) is not int or not 0 < amount_minor <= DRAW_MINOR_MAX:
         raise InvalidInput("an amount is a positive integer of minor units", code="amount_invalid")
-
-
-def _day(ns: int) -> date:
-    return datetime.fromtimestamp(ns / 1e9, UTC).date()
 
 
 def _line(row: Any) -> CreditLine:

@@ -38,12 +38,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 
-from netfin.core.clock import Clock
+from netfin.core.clock import utc_date
 from netfin.core.errors import Conflict, Forbidden, InvalidInput, NotFound, invariant
 from netfin.core.ids import format_id
 from netfin.core.money import Money
@@ -167,10 +167,6 @@ def _next_payment(p: LoanPosition) -> int:
     return 0
 
 
-def _today(clock: Clock) -> date:
-    return datetime.fromtimestamp(clock.now_ns() / 1e9, UTC).date()
-
-
 class LoanService(ContractBook):
     table, key, subject_kind, action = credit_loans, "loan_id", "loan", "credit.loan"
 
@@ -192,7 +188,7 @@ class LoanService(ContractBook):
         settlement = self._account(settlement_account_id, app["currency"], "settlement")
         if settlement.party_id != party_id:
             raise Forbidden("the settlement account is not the applicant's", code="account_not_owned")
-        start = _today(self.clock)
+        start = utc_date(self.clock.now_ns())
         amount = Money(int(app["amount_minor"]), app["currency"])
         terms: LoanTerms | BNPLPlan
         if product.kind == "bnpl":
@@ -322,7 +318,7 @@ class LoanService(ContractBook):
         loan = self.get(loan_id)
         if loan.status is not LoanStatus.ACTIVE:
             return loan
-        after, plan = self._accrue(loan, as_of or _today(self.clock))
+        after, plan = self._accrue(loan, as_of or utc_date(self.clock.now_ns()))
         if not plan and after == loan:
             return loan
         return self._commit(actor, loan, "accrual", plan, after, {"as_of": after.position.as_of.isoformat()})
@@ -331,7 +327,7 @@ class LoanService(ContractBook):
         self, actor: Actor, as_of: date | None = None, *, limit: int = SERVICE_BATCH_MAX
     ) -> dict[str, int]:
         """Service every active loan not yet serviced to ``as_of``; returns counts by bucket."""
-        day = as_of or _today(self.clock)
+        day = as_of or utc_date(self.clock.now_ns())
         with self.engine.connect() as connection:
             ids = (
                 connection.execute(
@@ -405,7 +401,7 @@ class LoanService(ContractBook):
         source = self._account(from_account_id or loan.settlement_account_id, loan.currency, "repayment")
         if source.party_id != party_id:
             raise Forbidden("the repayment account is not the borrower's", code="account_not_owned")
-        accrued, plan = self._accrue(loan, _today(self.clock))
+        accrued, plan = self._accrue(loan, utc_date(self.clock.now_ns()))
         as_of = accrued.position.as_of
         product = self.profile.product(loan.product)
         order, strategy = product.allocation_order, product.allocation_strategy
@@ -464,7 +460,7 @@ class LoanService(ContractBook):
         loan = self.get(loan_id)
         if loan.status is not LoanStatus.ACTIVE:
             raise Conflict(f"the loan is {loan.status.value}", code="loan_not_active")
-        accrued, plan = self._accrue(loan, _today(self.clock))
+        accrued, plan = self._accrue(loan, utc_date(self.clock.now_ns()))
         amounts = write_off(accrued.position)
         invariant(amounts.total == accrued.owed(), "a write-off takes exactly what the receivable holds")
         if amounts.total:

@@ -27,13 +27,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from netfin.core.clock import Clock
+from netfin.core.clock import Clock, iso_from_ns, utc_date
 from netfin.core.errors import ConfigurationError, InvalidInput, NotFound
 from netfin.core.ids import IdSource, format_id
 from netfin.core.money import Money
@@ -208,7 +208,7 @@ class Outcome:
             "reasons": list(self.reasons),
             "price": None if self.price is None else self.price.to_json(),
             "offer": self.offer,
-            "expires_at": datetime.fromtimestamp(self.expires_ns / 1e9, UTC).isoformat(timespec="seconds"),
+            "expires_at": iso_from_ns(self.expires_ns),
         }
 
 
@@ -433,7 +433,7 @@ class Origination:
         return offer, schedule.instalments[0].total
 
     def _today(self) -> date:
-        return datetime.fromtimestamp(self.clock.now_ns() / 1e9, UTC).date()
+        return utc_date(self.clock.now_ns())
 
     def _record(
         self,
