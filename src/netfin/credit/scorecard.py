@@ -89,7 +89,7 @@ from sklearn.model_selection import train_test_split
 from netfin.core.clock import Clock, SystemClock
 from netfin.core.errors import InvalidInput, LimitExceeded, NotFound, invariant
 from netfin.credit.report import ModelReport, model_report
-from netfin.storage.artefacts import canonical_json, content_sha256, read_part, write_artefact
+from netfin.storage.artefacts import canonical_json, read_artefact, write_artefact
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -107,15 +107,21 @@ REASONS_MAX = 20
 LOGISTIC_ITERATIONS_MAX = 1_000
 FEATURE_ABS_MAX = float(np.finfo(np.float32).max)  # optbinning's pre-binning trees work in float32
 MONOTONIC_TRENDS = (
-    "auto_asc_desc", "auto", "auto_heuristic", "ascending", "descending", "concave", "convex", "peak",
+    "auto_asc_desc",
+    "auto",
+    "auto_heuristic",
+    "ascending",
+    "descending",
+    "concave",
+    "convex",
+    "peak",
     "valley",
-)  # fmt: skip
+)
 
 ARTEFACT_KIND = "netfin.credit.scorecard"
 ARTEFACT_FORMAT = 1
 SCORECARD_FILE = "scorecard.json"
 POINTS_CSV_FILE = "points.csv"
-METADATA_FILE = "metadata.json"
 POINTS_COLUMNS = (
     "feature",
     "bin_id",
@@ -253,10 +259,14 @@ class ScorecardFeature:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "dtype": self.dtype, "coefficient": self.coefficient, "iv": self.iv,
-            "splits": list(self.splits), "special_codes": list(self.special_codes),
+            "name": self.name,
+            "dtype": self.dtype,
+            "coefficient": self.coefficient,
+            "iv": self.iv,
+            "splits": list(self.splits),
+            "special_codes": list(self.special_codes),
             "bins": [b.to_json() for b in self.bins],
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ScorecardFeature:
@@ -277,10 +287,14 @@ class ScorecardFeature:
         if data["dtype"] not in ("numerical", "categorical"):
             raise ValueError(f"unknown dtype {data['dtype']!r}")
         return cls(
-            name=str(data["name"]), dtype=data["dtype"], coefficient=float(data["coefficient"]),
-            iv=float(data["iv"]), splits=tuple(float(s) for s in data["splits"]),
-            special_codes=tuple(data["special_codes"]), bins=bins,
-        )  # fmt: skip
+            name=str(data["name"]),
+            dtype=data["dtype"],
+            coefficient=float(data["coefficient"]),
+            iv=float(data["iv"]),
+            splits=tuple(float(s) for s in data["splits"]),
+            special_codes=tuple(data["special_codes"]),
+            bins=bins,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,18 +506,25 @@ class ScorecardModel:
     def to_json(self) -> dict[str, Any]:
         """Everything needed to score (``scorecard.json``)."""
         return {
-            "kind": ARTEFACT_KIND, "format": ARTEFACT_FORMAT, "intercept": self.intercept, "pdo": self.pdo,
-            "base_score": self.base_score, "base_odds": self.base_odds,
+            "kind": ARTEFACT_KIND,
+            "format": ARTEFACT_FORMAT,
+            "intercept": self.intercept,
+            "pdo": self.pdo,
+            "base_score": self.base_score,
+            "base_odds": self.base_odds,
             "features": [f.to_json() for f in self.features],
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) -> ScorecardModel:
         return cls(
             [ScorecardFeature.from_json(f) for f in data["features"]],
-            intercept=float(data["intercept"]), pdo=float(data["pdo"]), base_score=float(data["base_score"]),
-            base_odds=float(data["base_odds"]), metadata=metadata,
-        )  # fmt: skip
+            intercept=float(data["intercept"]),
+            pdo=float(data["pdo"]),
+            base_score=float(data["base_score"]),
+            base_odds=float(data["base_odds"]),
+            metadata=metadata,
+        )
 
 
 # --------------------------------------------------------------------------- reading data
@@ -620,9 +641,13 @@ def _check_size(frame: Any) -> None:
 
 def _feature_columns(frame: Any, spec: ScorecardSpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
     named = [
-        spec.id_column, spec.split_column, *spec.exclude, *spec.categorical, *(spec.features or ()),
+        spec.id_column,
+        spec.split_column,
+        *spec.exclude,
+        *spec.categorical,
+        *(spec.features or ()),
         *spec.binning.special_codes,
-    ]  # fmt: skip
+    ]
     unknown = sorted({n for n in named if n is not None and n not in frame.columns})
     if unknown:
         raise InvalidInput(f"no such columns: {unknown}", code="scorecard_unknown_column")
@@ -828,9 +853,14 @@ def _feature_from_optbinning(scorecard: Any, rows: Any, name: str, neutral_point
     invariant(bool((coefficients == coefficients[0]).all()), f"one coefficient per feature ({name})")
     special = optb.special_codes or ()
     return ScorecardFeature(
-        name=name, dtype="numerical" if numerical else "categorical", coefficient=float(coefficients[0]),
-        iv=float(rows["IV"].sum()), splits=splits, special_codes=tuple(special), bins=tuple(bins),
-    )  # fmt: skip
+        name=name,
+        dtype="numerical" if numerical else "categorical",
+        coefficient=float(coefficients[0]),
+        iv=float(rows["IV"].sum()),
+        splits=splits,
+        special_codes=tuple(special),
+        bins=tuple(bins),
+    )
 
 
 def _table_from_optbinning(scorecard: Any, spec: ScorecardSpec) -> ScorecardModel:
@@ -916,23 +946,34 @@ def train_scorecard(
             prepared.y[train], score_train, kind="score", probability=model.probability(x_train), iv=iv
         ),
         "test": model_report(
-            prepared.y[test], score_test, reference=score_train, kind="score",
-            probability=model.probability(x_test), iv=iv,
+            prepared.y[test],
+            score_test,
+            reference=score_train,
+            kind="score",
+            probability=model.probability(x_test),
+            iv=iv,
         ),
-    }  # fmt: skip
+    }
     used = [*prepared.features, spec.target, *([spec.split_column] if spec.split_column else [])]
     metadata = _metadata(model, spec, seed, clock, candidates, reports, _fingerprint(frame, used))
     metadata["split"] = {
-        "method": "time" if spec.split_column else "stratified", "train_rows": int(train.size),
-        "test_rows": int(test.size), "train_defaults": int(prepared.y[train].sum()),
+        "method": "time" if spec.split_column else "stratified",
+        "train_rows": int(train.size),
+        "test_rows": int(test.size),
+        "train_defaults": int(prepared.y[train].sum()),
         "test_defaults": int(prepared.y[test].sum()),
-    }  # fmt: skip
+    }
     metadata["seconds"] = {"fit": round(fit_seconds, 3), "total": round(time.perf_counter() - started, 3)}
     metadata = json.loads(json.dumps(metadata, allow_nan=False))
     return ScorecardModel(
-        model.features, intercept=model.intercept, pdo=spec.pdo, base_score=spec.base_score,
-        base_odds=spec.base_odds, metadata=metadata, report=reports["test"],
-    )  # fmt: skip
+        model.features,
+        intercept=model.intercept,
+        pdo=spec.pdo,
+        base_score=spec.base_score,
+        base_odds=spec.base_odds,
+        metadata=metadata,
+        report=reports["test"],
+    )
 
 
 def _metadata(
@@ -957,9 +998,12 @@ def _metadata(
         "candidates": candidates,
         "evaluation": {name: report.to_json() for name, report in reports.items()},
         "fingerprint": fingerprint,
-        "libraries": {"optbinning": optbinning.__version__, "scikit-learn": sklearn.__version__,
-                      "pandas": pd.__version__},
-    }  # fmt: skip
+        "libraries": {
+            "optbinning": optbinning.__version__,
+            "scikit-learn": sklearn.__version__,
+            "pandas": pd.__version__,
+        },
+    }
 
 
 # --------------------------------------------------------------------------- the artefact
@@ -974,37 +1018,23 @@ def save_scorecard(model: ScorecardModel, directory: str | Path) -> Path:
     return write_artefact(Path(directory), model.version, parts, model.metadata, what="scorecard")
 
 
-def _read(path: Path) -> bytes:
-    return read_part(
-        path, lambda message: ArtefactRejected(f"scorecard {message}", code="scorecard_artefact_incomplete")
-    )
-
-
 def load_scorecard(directory: str | Path) -> ScorecardModel:
     """Read and verify an artefact written by ``save_scorecard``; refuse any altered or unknown one."""
     root = Path(directory)
-    scorecard_bytes = _read(root / SCORECARD_FILE)
-    csv_bytes = _read(root / POINTS_CSV_FILE)
+    parts, metadata = read_artefact(
+        root,
+        (SCORECARD_FILE, POINTS_CSV_FILE),
+        what="scorecard",
+        kind=ARTEFACT_KIND,
+        fmt=ARTEFACT_FORMAT,
+        rejected=lambda message, code: ArtefactRejected(message, code=code),
+    )
     try:
-        metadata = json.loads(_read(root / METADATA_FILE))
-        data = json.loads(scorecard_bytes)
+        data = json.loads(parts[SCORECARD_FILE])
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ArtefactRejected(f"scorecard artefact {root} holds malformed JSON: {error}") from None
-    if not isinstance(metadata, dict) or not isinstance(data, dict):
+    if not isinstance(data, dict):
         raise ArtefactRejected(f"scorecard artefact {root} is malformed")
-    if metadata.get("kind") != ARTEFACT_KIND or metadata.get("format") != ARTEFACT_FORMAT:
-        raise ArtefactRejected(
-            f"{root} is not a scorecard artefact of format {ARTEFACT_FORMAT}",
-            code="scorecard_artefact_format",
-        )
-    recorded = metadata.pop("content_sha256", None)
-    actual = content_sha256([scorecard_bytes, csv_bytes], metadata)
-    if recorded != actual:
-        raise ArtefactRejected(
-            f"scorecard artefact {root} was altered after it was saved: content hash {actual} does not match "
-            f"the recorded {recorded}; refusing to load it",
-            code="scorecard_artefact_tampered",
-        )
     try:
         return ScorecardModel.from_json(data, metadata)
     except (KeyError, TypeError, ValueError) as error:

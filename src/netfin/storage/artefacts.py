@@ -64,3 +64,41 @@ def read_part(path: Path, missing: Callable[[str], Exception]) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         raise missing(f"artefact incomplete: {path} is missing") from None
+
+
+def read_artefact(
+    root: Path,
+    names: Sequence[str],
+    *,
+    what: str,
+    kind: str,
+    fmt: object,
+    rejected: Callable[[str, str], Exception],
+) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """Read the parts ``names`` and the metadata of ``root``; check its kind, format and content hash.
+
+    Returns the parts and the metadata without its hash. ``rejected(message, code)`` builds the
+    refusal; codes are ``<what>_artefact_incomplete``, ``_malformed``, ``_format`` and ``_tampered``.
+    """
+    parts = {name: read_part(root / name, lambda m: rejected(f"{what} {m}", f"{what}_artefact_incomplete"))
+             for name in names}  # fmt: skip
+    raw = read_part(root / METADATA_FILE, lambda m: rejected(f"{what} {m}", f"{what}_artefact_incomplete"))
+    try:
+        metadata = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise rejected(
+            f"{what} artefact {root} holds malformed JSON: {error}", f"{what}_artefact_malformed"
+        ) from None
+    if not isinstance(metadata, dict):
+        raise rejected(f"{what} artefact {root} is malformed", f"{what}_artefact_malformed")
+    if metadata.get("kind") != kind or metadata.get("format") != fmt:
+        raise rejected(f"{root} is not a {kind} artefact of format {fmt}", f"{what}_artefact_format")
+    recorded = metadata.pop("content_sha256", None)
+    actual = content_sha256(list(parts.values()), metadata)
+    if recorded != actual:
+        raise rejected(
+            f"{what} artefact {root} was altered after it was saved: content hash {actual} does not match "
+            f"the recorded {recorded}; refusing to load it",
+            f"{what}_artefact_tampered",
+        )
+    return parts, metadata

@@ -34,7 +34,7 @@ from netfin.core.errors import InvalidInput
 from netfin.risk.model.calibration import calibrator_from_json
 from netfin.risk.model.features import FeatureSpec
 from netfin.risk.model.training import ARTEFACT_FORMAT, ARTEFACT_KIND, TrainedModel
-from netfin.storage.artefacts import METADATA_FILE, canonical_json, content_sha256, read_part, write_artefact
+from netfin.storage.artefacts import canonical_json, read_artefact, write_artefact
 
 MODEL_FILE = "model.txt"
 CALIBRATOR_FILE = "calibrator.json"
@@ -55,37 +55,24 @@ def save(model: TrainedModel, directory: str | Path) -> Path:
     return write_artefact(Path(directory), model.version, parts, model.metadata, what="model")
 
 
-def _read(path: Path) -> bytes:
-    return read_part(
-        path, lambda message: ArtefactRejected(f"model {message}", code="model_artefact_incomplete")
-    )
-
-
 def load(directory: str | Path) -> TrainedModel:
     """Read and verify an artefact directory written by ``save``."""
     root = Path(directory)
-    model_bytes = _read(root / MODEL_FILE)
-    calibrator_bytes = _read(root / CALIBRATOR_FILE)
+    parts, metadata = read_artefact(
+        root,
+        (MODEL_FILE, CALIBRATOR_FILE),
+        what="model",
+        kind=ARTEFACT_KIND,
+        fmt=ARTEFACT_FORMAT,
+        rejected=lambda message, code: ArtefactRejected(message, code=code),
+    )
+    model_bytes = parts[MODEL_FILE]
     try:
-        metadata = json.loads(_read(root / METADATA_FILE))
-        calibrator_data = json.loads(calibrator_bytes)
+        calibrator_data = json.loads(parts[CALIBRATOR_FILE])
     except json.JSONDecodeError as error:
         raise ArtefactRejected(f"model artefact {root} holds malformed JSON: {error}") from None
-    if metadata.get("kind") != ARTEFACT_KIND or metadata.get("format") != ARTEFACT_FORMAT:
-        raise ArtefactRejected(
-            f"{root} is not a fraud-model artefact of format {ARTEFACT_FORMAT}", code="model_artefact_format"
-        )
-    recorded = metadata.get("content_sha256")
-    actual = content_sha256([model_bytes, calibrator_bytes], metadata)
-    if recorded != actual:
-        raise ArtefactRejected(
-            f"model artefact {root} was altered after it was saved: content hash {actual} "
-            f"does not match the recorded {recorded}; refusing to load it",
-            code="model_artefact_tampered",
-        )
     model_text = model_bytes.decode()
     features = tuple(FeatureSpec.from_json(f) for f in metadata["features"])
-    metadata.pop("content_sha256")
     return TrainedModel(
         lgb.Booster(model_str=model_text),
         model_text,
