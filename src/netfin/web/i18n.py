@@ -20,9 +20,18 @@ _QUALITY = re.compile(r"^(0(\.[0-9]{0,3})?|1(\.0{0,3})?)$")
 
 
 def _load(lang: str) -> dict[str, str]:
-    with (LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        catalog = read_po(handle, locale=lang)
-    return {str(m.id): str(m.string) for m in catalog if m.id and isinstance(m.string, str) and m.string}
+    """Every catalogue (``messages.po``, ``console.po`` ...) of ``lang``, merged; no msgid twice."""
+    merged: dict[str, str] = {}
+    for path in sorted((LOCALE_DIR / lang / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as handle:
+            catalog = read_po(handle, locale=lang)
+        for message in catalog:
+            if not (message.id and isinstance(message.string, str) and message.string):
+                continue
+            if str(message.id) in merged and merged[str(message.id)] != message.string:
+                raise ValueError(f"{path.name}: {message.id!r} translated twice, differently")
+            merged[str(message.id)] = str(message.string)
+    return merged
 
 
 CATALOGS: dict[str, dict[str, str]] = {lang: _load(lang) for lang in LANGUAGES}

@@ -1,183 +1,82 @@
 """The customer portal at ``/``: sign-in, accounts, loans, consents, elder mode and language.
 
-Every page is rendered on the server and works without JavaScript. The session
-token lives in an HttpOnly, SameSite=Strict cookie; every form carries a CSRF
-token derived from the secret it is bound to (the session token, or before
-sign-in a random pre-session cookie) and checked with ``hmac.compare_digest``.
+Every page is rendered on the server and works without JavaScript (passkeys, which
+need the browser's WebAuthn, are the exception and say so). Sessions, CSRF and
+rendering are in :mod:`netfin.web.common`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import Response
 
 from netfin.core.clock import iso_from_ns
 from netfin.core.errors import NetfinError
 from netfin.core.ids import format_id, parse_id
 from netfin.credit.loans import Loan
 from netfin.identity.consents.model import ConsentStatus
-from netfin.identity.model import Actor, Role
-from netfin.web.i18n import format_money, pick_language, translator
+from netfin.identity.model import STAFF_ROLES, Role
+from netfin.web.common import (
+    LANG_COOKIE,
+    LANG_COOKIE_AGE_S,
+    PRESESSION_COOKIE,
+    STATIC,
+    Visit,
+    audit,
+    bank_of,
+    csrf_matches,
+    csrf_token,
+    end_session,
+    https,
+    language,
+    new_presession,
+    page,
+    presession_of,
+    redirect,
+    refused,
+    secured,
+    session_csrf_ok,
+    set_presession,
+    start_session,
+    visit_of,
+    visit_page,
+)  # fmt: skip
+from netfin.web.i18n import format_money
 from netfin.web.store import LANGUAGES, Preferences, PreferenceStore
 
-if TYPE_CHECKING:
-    from netfin.bank import Bank
-
-SESSION_COOKIE = "netfin_session"
-PRESESSION_COOKIE = "netfin_presession"
-LANG_COOKIE = "lang"
-LANG_COOKIE_AGE_S = 365 * 86_400
-TOKEN_LENGTH_MAX = 4096
-CSRF_CONTEXT = b"netfin.web.csrf"
-PAGES = ("/home", "/loans", "/consents")
-# X-Content-Type-Options and Cache-Control: no-store come from the API's guards on every response.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-}
-_HERE = Path(__file__).parent
-TEMPLATES = Environment(
-    loader=FileSystemLoader(_HERE / "templates"), autoescape=True, undefined=StrictUndefined
-)
-STATIC = {
-    "portal.css": ("text/css; charset=utf-8", (_HERE / "static" / "portal.css").read_bytes()),
-    "elder.js": ("text/javascript; charset=utf-8", (_HERE / "static" / "elder.js").read_bytes()),
-}
+PAGES = ("/home", "/loans", "/consents", "/pay", "/history", "/wallet")
+STAFF = frozenset(role.value for role in STAFF_ROLES)
 
 router = APIRouter(include_in_schema=False)
 CsrfField = Annotated[str, Form(max_length=128)]
-
-
-@dataclass(frozen=True, slots=True)
-class Visit:
-    """A signed-in customer's request: who, in which language and mode, and their form token."""
-
-    bank: Bank
-    party_id: int
-    lang: str
-    preferences: Preferences
-    csrf: str
-    interaction_id: str | None
-
-    def actor(self) -> Actor:
-        return Actor("customer", format_id(self.party_id), None, self.interaction_id)
-
-
-def _bank(request: Request) -> Bank:
-    return cast("Bank", request.app.state.bank)
-
-
-def _interaction_id(request: Request) -> str | None:
-    return cast("str | None", getattr(request.state, "interaction_id", None))
-
-
-def csrf_token(secret: str) -> str:
-    return hmac.new(secret.encode(), CSRF_CONTEXT, hashlib.sha256).hexdigest()
-
-
-def _csrf_ok(secret: str | None, submitted: str) -> bool:
-    if not secret:
-        return False
-    return hmac.compare_digest(csrf_token(secret).encode(), submitted.encode("utf-8", "replace"))
-
-
-def _language(request: Request, preferred: str | None = None) -> str:
-    cookie = request.cookies.get(LANG_COOKIE)
-    return pick_language(cookie if cookie in LANGUAGES else preferred, request.headers.get("accept-language"))
-
-
-def _visit(request: Request) -> Visit | None:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token or len(token) > TOKEN_LENGTH_MAX:
-        return None
-    bank = _bank(request)
-    try:
-        claims = bank.oauth.verify_session(token)
-    except NetfinError:
-        return None
-    if Role.CUSTOMER.value not in claims.roles:
-        return None
-    preferences = PreferenceStore(bank.engine).get(claims.party_id)
-    return Visit(
-        bank, claims.party_id, _language(request, preferences.lang), preferences, csrf_token(token),
-        _interaction_id(request),
-    )  # fmt: skip
-
-
-def _secured(response: Response) -> Response:
-    response.headers.update(SECURITY_HEADERS)
-    return response
-
-
-def _redirect(url: str) -> Response:
-    return _secured(RedirectResponse(url, status_code=303))
-
-
-def _page(
-    template: str, *, lang: str, elder: bool, csrf: str, status: int = 200, path: str = "/", **context: Any
-) -> Response:
-    html = TEMPLATES.get_template(template).render(
-        _=translator(lang), lang=lang, elder=elder, csrf=csrf, signed_in=template != "sign_in.html",
-        path=path, **context,
-    )  # fmt: skip
-    return _secured(HTMLResponse(html, status_code=status))
-
-
-def _visit_page(visit: Visit, template: str, path: str, status: int = 200, **context: Any) -> Response:
-    return _page(
-        template, lang=visit.lang, elder=visit.preferences.elder_mode, csrf=visit.csrf, status=status,
-        path=path, **context,
-    )  # fmt: skip
-
-
-def _audit(
-    request: Request, action: str, actor_id: str, error: NetfinError | None, subject: str = ""
-) -> None:
-    _bank(request).audit.record(
-        actor_kind="customer" if actor_id else "anonymous", actor_id=actor_id, action=action,
-        outcome="refused" if error is not None else "succeeded", subject_kind="consent" if subject else "",
-        subject_id=subject[:128], interaction_id=_interaction_id(request),
-        reason=error.code if error is not None else None,
-    )  # fmt: skip
 
 
 # Signing in and out ---------------------------------------------------------------
 
 
 def _sign_in_page(request: Request, presession: str, status: int = 200, error: str = "") -> Response:
-    response = _page(
-        "sign_in.html", lang=_language(request), elder=False, csrf=csrf_token(presession), status=status,
+    response = page(
+        "sign_in.html", lang=language(request), elder=False, csrf=csrf_token(presession), status=status,
         error=error,
     )  # fmt: skip
-    response.set_cookie(
-        PRESESSION_COOKIE, presession, httponly=True, samesite="strict", secure=_https(request), path="/"
-    )
+    set_presession(request, response, presession)
     return response
 
 
-def _https(request: Request) -> bool:
-    return request.url.scheme == "https"
+def landing(roles: frozenset[str] | list[str]) -> str:
+    """Where a party lands after signing in: customers at home, staff in the console."""
+    return "/home" if Role.CUSTOMER.value in roles else "/console"
 
 
 @router.get("/")
 def sign_in_form(request: Request) -> Response:
-    if _visit(request) is not None:
-        return _redirect("/home")
-    presession = request.cookies.get(PRESESSION_COOKIE) or ""
-    if not 32 <= len(presession) <= 64:
-        presession = secrets.token_urlsafe(32)
-    return _sign_in_page(request, presession)
+    visit = visit_of(request, {Role.CUSTOMER.value, *STAFF})
+    if visit is not None:
+        return redirect(landing(visit.roles))
+    return _sign_in_page(request, presession_of(request))
 
 
 @router.post("/sign-in")
@@ -188,47 +87,37 @@ def sign_in(
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     presession = request.cookies.get(PRESESSION_COOKIE)
-    if not _csrf_ok(presession, csrf):
-        return _sign_in_page(request, secrets.token_urlsafe(32), 403, "form_expired")
-    bank = _bank(request)
+    if presession is None or not csrf_matches(presession, csrf):
+        return _sign_in_page(request, new_presession(), 403, "form_expired")
+    bank = bank_of(request)
     try:
-        party_number = parse_id(party_id)
+        party_number = parse_id(party_id.strip())
     except ValueError:
-        return _sign_in_page(request, cast(str, presession), 401, "sign_in_failed")
+        return _sign_in_page(request, presession, 401, "sign_in_failed")
     try:
         bank.credentials.verify_password(party_number, password)
         party = bank.identity.get_party(party_number)
     except NetfinError as error:
-        _audit(request, "web.password.login", format_id(party_number), error)
-        return _sign_in_page(request, cast(str, presession), 401, "sign_in_failed")
+        audit(request, "web.password.login", format_id(party_number), error)
+        return _sign_in_page(request, presession, 401, "sign_in_failed")
     roles = sorted(r.value for r in party.roles)
-    if Role.CUSTOMER.value not in roles:
-        return _sign_in_page(request, cast(str, presession), 401, "sign_in_failed")
-    session = bank.oauth.issue_session(
-        party_id=party.party_id, roles=roles, amr=["pwd"], auth_time_ns=bank.clock.now_ns()
-    )
-    _audit(request, "web.password.login", format_id(party.party_id), None)
-    response = _redirect("/home")
-    response.set_cookie(
-        SESSION_COOKIE, session.token, max_age=session.expires_in, httponly=True, samesite="strict",
-        secure=_https(request), path="/",
-    )  # fmt: skip
-    response.delete_cookie(PRESESSION_COOKIE, path="/")
+    if not {Role.CUSTOMER.value, *STAFF} & set(roles):
+        return _sign_in_page(request, presession, 401, "sign_in_failed")
+    kind = "customer" if Role.CUSTOMER.value in roles else "staff"
+    audit(request, "web.password.login", format_id(party.party_id), None, actor_kind=kind)
+    response = redirect(landing(roles))
+    start_session(request, response, party.party_id, roles, ["pwd"])
     return response
 
 
 @router.post("/sign-out")
 def sign_out(request: Request, csrf: CsrfField = "") -> Response:
-    visit = _visit(request)
-    if visit is not None and not _csrf_ok(request.cookies.get(SESSION_COOKIE), csrf):
-        return _refused(visit)
-    response = _redirect("/")
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_https(request))
+    visit = visit_of(request, {Role.CUSTOMER.value, *STAFF})
+    if visit is not None and not session_csrf_ok(request, csrf):
+        return refused(visit)
+    response = redirect("/")
+    end_session(request, response)
     return response
-
-
-def _refused(visit: Visit) -> Response:
-    return _visit_page(visit, "refused.html", "/home", status=403)
 
 
 # Pages --------------------------------------------------------------------------
@@ -236,9 +125,9 @@ def _refused(visit: Visit) -> Response:
 
 @router.get("/home")
 def home(request: Request) -> Response:
-    visit = _visit(request)
+    visit = visit_of(request)
     if visit is None:
-        return _redirect("/")
+        return redirect("/")
     balances = visit.bank.openbanking.customer_accounts(visit.party_id)
     accounts = [
         {
@@ -249,7 +138,7 @@ def home(request: Request) -> Response:
         }
         for b in balances
     ]
-    return _visit_page(visit, "home.html", "/home", accounts=accounts)
+    return visit_page(visit, "home.html", "/home", accounts=accounts)
 
 
 def _loan_view(loan: Loan, lang: str, unpaid_only: bool) -> dict[str, Any]:
@@ -283,12 +172,12 @@ def _loan_view(loan: Loan, lang: str, unpaid_only: bool) -> dict[str, Any]:
 
 @router.get("/loans")
 def loans(request: Request) -> Response:
-    visit = _visit(request)
+    visit = visit_of(request)
     if visit is None:
-        return _redirect("/")
+        return redirect("/")
     elder = visit.preferences.elder_mode
     views = [_loan_view(loan, visit.lang, elder) for loan in visit.bank.loans.loans_of(visit.party_id)]
-    return _visit_page(visit, "loans.html", "/loans", loans=views)
+    return visit_page(visit, "loans.html", "/loans", loans=views)
 
 
 def _consents_page(visit: Visit, status: int = 200, error: str = "") -> Response:
@@ -304,14 +193,14 @@ def _consents_page(visit: Visit, status: int = 200, error: str = "") -> Response
         }
         for c in visit.bank.consents.list_for_party(visit.party_id)
     ]
-    return _visit_page(visit, "consents.html", "/consents", status, consents=consents, error=error)
+    return visit_page(visit, "consents.html", "/consents", status, consents=consents, error=error)
 
 
 @router.get("/consents")
 def consents(request: Request) -> Response:
-    visit = _visit(request)
+    visit = visit_of(request)
     if visit is None:
-        return _redirect("/")
+        return redirect("/")
     return _consents_page(visit)
 
 
@@ -319,17 +208,17 @@ def consents(request: Request) -> Response:
 def revoke_consent(
     request: Request, consent_id: Annotated[str, PathParam(max_length=128)], csrf: CsrfField = ""
 ) -> Response:
-    visit = _visit(request)
+    visit = visit_of(request)
     if visit is None:
-        return _redirect("/")
-    if not _csrf_ok(request.cookies.get(SESSION_COOKIE), csrf):
-        return _refused(visit)
+        return redirect("/")
+    if not session_csrf_ok(request, csrf):
+        return refused(visit)
     try:
         visit.bank.consents.revoke(visit.actor(), consent_id, party_id=visit.party_id)
     except NetfinError as error:
-        _audit(request, "consent.revoke", format_id(visit.party_id), error, consent_id)
+        audit(request, "consent.revoke", format_id(visit.party_id), error, ("consent", consent_id))
         return _consents_page(visit, 409, "revoke_failed")
-    return _redirect("/consents")
+    return redirect("/consents")
 
 
 # Settings -----------------------------------------------------------------------
@@ -339,14 +228,14 @@ def revoke_consent(
 def toggle_elder(
     request: Request, csrf: CsrfField = "", next_path: Annotated[str, Form(alias="next", max_length=32)] = ""
 ) -> Response:
-    visit = _visit(request)
+    visit = visit_of(request)
     if visit is None:
-        return _redirect("/")
-    if not _csrf_ok(request.cookies.get(SESSION_COOKIE), csrf):
-        return _refused(visit)
+        return redirect("/")
+    if not session_csrf_ok(request, csrf):
+        return refused(visit)
     turned = Preferences(not visit.preferences.elder_mode, visit.preferences.lang)
     PreferenceStore(visit.bank.engine).put(visit.party_id, turned, visit.bank.clock.now_ns())
-    return _redirect(next_path if next_path in PAGES else "/home")
+    return redirect(next_path if next_path in PAGES else "/home")
 
 
 @router.get("/lang/{lang}")
@@ -356,9 +245,9 @@ def switch_language(
     next_path: Annotated[str, Query(alias="next", max_length=32)] = "/",
 ) -> Response:
     chosen = lang if lang in LANGUAGES else LANGUAGES[0]
-    response = _redirect(next_path if next_path in PAGES else "/")
+    response = redirect(next_path if next_path in PAGES else "/")
     response.set_cookie(
-        LANG_COOKIE, chosen, max_age=LANG_COOKIE_AGE_S, httponly=True, samesite="lax", secure=_https(request),
+        LANG_COOKIE, chosen, max_age=LANG_COOKIE_AGE_S, httponly=True, samesite="lax", secure=https(request),
         path="/",
     )  # fmt: skip
     return response
@@ -368,8 +257,8 @@ def switch_language(
 def asset(name: Annotated[str, PathParam(max_length=32)]) -> Response:
     found = STATIC.get(name)
     if found is None:
-        return _secured(Response(b"not found", status_code=404, media_type="text/plain"))
+        return secured(Response(b"not found", status_code=404, media_type="text/plain"))
     media_type, body = found
-    response = _secured(Response(body, media_type=media_type))
+    response = secured(Response(body, media_type=media_type))
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response
