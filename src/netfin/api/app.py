@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from netfin.api import errors, oauth
 from netfin.api.middleware import Guards
 from netfin.api.v1 import aml, credit, customers, operators, payments, risk
-from netfin.web import portal
+from netfin.web.routes import ROUTERS as WEB_ROUTERS
 
 if TYPE_CHECKING:
     from netfin.bank import Bank
@@ -66,7 +66,8 @@ def create_app(
     app.include_router(risk.router)
     app.include_router(aml.router)
     app.include_router(credit.router)
-    app.include_router(portal.router)
+    for web_router in WEB_ROUTERS:
+        app.include_router(web_router)
     from netfin.api.openbanking import routes as ob_routes
 
     for router in ob_routes.routers():

@@ -26,7 +26,6 @@ from netfin.api.v1.payments import (
     FX_RATES_DEFAULT,
     FX_RATES_VARIABLE,
     order_json,
-    qr_payee,
     quote_json,
     wallet_json,
 )
@@ -38,6 +37,7 @@ from netfin.identity.model import Actor
 from netfin.payments import format_amount, parse_amount
 from netfin.payments.fx import FxDesk, load_ecb_rates, load_packaged_profile
 from netfin.payments.orders import Endpoint, EndpointKind, OrderKind, OrderRequest
+from netfin.payments.orders.merchant import qr_payee
 from netfin.payments.qr import MerchantQr, NetworkAccount, parse_payload
 
 payments_app = typer.Typer(

@@ -39,8 +39,8 @@ CSRF_HEADER = "x-csrf-token"
 # X-Content-Type-Options and Cache-Control: no-store come from the API's guards on every response.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; "
-        "base-uri 'none'"
+        "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
     ),
     "Referrer-Policy": "no-referrer",
     "Permissions-Policy": "camera=(self), microphone=(self), geolocation=()",

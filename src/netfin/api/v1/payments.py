@@ -73,7 +73,7 @@ from netfin.core.errors import (
 )
 from netfin.core.ids import format_id
 from netfin.identity.model import Actor, Role
-from netfin.payments import format_amount, parse_amount
+from netfin.payments import parse_amount
 from netfin.payments.fx import FxDesk, Quote, load_ecb_rates, load_packaged_profile
 from netfin.payments.mandates import (
     DevicePaymentRequest,
@@ -91,7 +91,7 @@ from netfin.payments.orders import (
     OrderRequest,
     PaymentOrder,
 )
-from netfin.payments.qr import MerchantQr, Template, TipIndicator, parse_payload
+from netfin.payments.orders.merchant import NETFIN_QR_GUID, merchant_qr_request
 from netfin.payments.wallets import Wallet, WalletBalance, WalletStatus
 from netfin.payments.wallets.model import UNLIMITED
 from netfin.storage.idempotency import StoredResponse, fingerprint
@@ -108,8 +108,6 @@ Regulator = Annotated[Principal, Depends(deps.session(Role.REGULATOR))]
 WalletStaff = Annotated[Principal, Depends(deps.session(Role.OPERATOR, Role.COMPLIANCE))]
 Quoter = Annotated[Principal, Depends(deps.session(Role.CUSTOMER, Role.OPERATOR))]
 
-NETFIN_QR_GUID = "net.netfin.pay"
-NETFIN_QR_PAYEE_FIELD = "01"
 FX_RATES_VARIABLE = "NETFIN_FX_RATES"
 FX_RATES_DEFAULT = "../shared/data/fx/eurofxref-hist.csv"
 MANDATES_PAGE_MAX = 100
@@ -353,44 +351,16 @@ def get_wallet(request: Request, wallet_id: WalletPath, principal: Customer, ban
 # Payment orders ------------------------------------------------------------------
 
 
-def qr_payee(qr: MerchantQr) -> Endpoint:
-    """The netfin payee a merchant code names in its netfin merchant account template."""
-    for account in qr.merchant_accounts:
-        if isinstance(account, Template) and account.globally_unique_identifier.lower() == NETFIN_QR_GUID:
-            target = dict(account.fields).get(NETFIN_QR_PAYEE_FIELD, "")
-            if target:
-                kind = EndpointKind.WALLET if target.startswith("w-") else EndpointKind.ACCOUNT
-                return Endpoint(kind, target)
-    raise InvalidInput("the code names no netfin merchant account", code="qr_netfin_account_missing")
-
-
 def _qr_request(body: OrderIn) -> OrderRequest:
     """A merchant QR payment: the payee and currency (and the amount, where fixed) come from the code."""
     if body.qr_payload is None:
         raise InvalidInput("a merchant QR payment carries qr_payload", code="qr_payload_required")
     if body.payee is not None:
         raise InvalidInput("a merchant QR payment takes its payee from the code", code="payee_unexpected")
-    qr = parse_payload(body.qr_payload)
-    if qr.tip_indicator in (TipIndicator.FIXED_FEE, TipIndicator.PERCENTAGE_FEE):
-        raise InvalidInput("codes with a convenience fee are not accepted",
-                           code="qr_convenience_fee_unsupported")  # fmt: skip
-    if body.currency is not None and body.currency != qr.currency:
-        raise InvalidInput(f"the code asks for {qr.currency}", code="qr_currency_mismatch")
-    amount_minor = None if body.amount is None else parse_amount(body.amount, qr.currency)
-    if qr.amount_minor is not None and amount_minor not in (None, qr.amount_minor):
-        raise InvalidInput(
-            f"the code fixes the amount at {format_amount(qr.amount_minor, qr.currency)}",
-            code="qr_amount_mismatch",
-        )
-    amount_minor = qr.amount_minor if qr.amount_minor is not None else amount_minor
-    if amount_minor is None:
-        raise InvalidInput("the code has no amount; send one", code="amount_required")
-    label = (
-        qr.additional_data.reference_label or qr.additional_data.bill_number if qr.additional_data else None
-    )
-    reference = body.reference or (label if label and label != "***" else "") or qr.merchant_name
-    return OrderRequest(OrderKind.MERCHANT_QR, _endpoint(body.payer), qr_payee(qr), amount_minor,
-                        qr.currency, reference=reference)  # fmt: skip
+    return merchant_qr_request(
+        _endpoint(body.payer), body.qr_payload, amount_text=body.amount, currency=body.currency,
+        reference=body.reference,
+    )  # fmt: skip
 
 
 def order_request(body: OrderIn) -> OrderRequest:

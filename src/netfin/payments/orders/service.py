@@ -41,6 +41,8 @@ from netfin.identity.model import AccountStatus, Actor, CustomerAccount, validat
 from netfin.identity.service import AuditSink, Identity, audit_change, audit_changes
 from netfin.ledger import CreateTransferResult, Ledger
 from netfin.payments.orders import store
+from netfin.payments.orders.history import ENDPOINTS_MAX, HistoryQuery
+from netfin.payments.orders.history import search as search_history
 from netfin.payments.orders.model import (
     ORDER_TTL_S_DEFAULT,
     TERMINAL,
@@ -703,6 +705,13 @@ class PaymentOrders:
         if order.payer_party_id != party_id and self._party_of(order.payee) != party_id:
             raise NotFound("no such payment order", code="order_not_found")
         return order
+
+    def history(self, party_id: int, query: HistoryQuery) -> list[PaymentOrder]:
+        """One page of the orders the party paid or received (into any of its accounts or wallets)."""
+        accounts = self.identity.accounts_of(party_id)
+        endpoints = [Endpoint(EndpointKind.ACCOUNT, a.account_id) for a in accounts]
+        endpoints += [Endpoint(EndpointKind.WALLET, w.wallet_id) for w in self.wallets.of_party(party_id)]
+        return search_history(self.engine, party_id, endpoints[:ENDPOINTS_MAX], query)
 
     def events(self, order_id: str) -> list[OrderEvent]:
         t = store.payment_order_events
