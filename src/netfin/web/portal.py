@@ -13,12 +13,16 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi import Path as PathParam
 from starlette.responses import Response
 
-from netfin.core.clock import iso_from_ns
+from netfin.core.clock import iso_from_ns, utc_date
 from netfin.core.errors import NetfinError
 from netfin.core.ids import format_id, parse_id
 from netfin.credit.loans import Loan
 from netfin.identity.consents.model import ConsentStatus
 from netfin.identity.model import STAFF_ROLES, Role
+from netfin.openbanking.service import Balance as AccountBalance
+from netfin.payments.orders.history import HistoryQuery
+from netfin.payments.orders.model import OrderStatus
+from netfin.web.charts import bar_chart, line_chart
 from netfin.web.common import (
     LANG_COOKIE,
     LANG_COOKIE_AGE_S,
@@ -44,7 +48,8 @@ from netfin.web.common import (
     visit_of,
     visit_page,
 )  # fmt: skip
-from netfin.web.i18n import format_money
+from netfin.web.i18n import format_money, translator
+from netfin.web.insights import ORDERS_SCANNED, balance_series, spending_by_category
 from netfin.web.store import LANGUAGES, Preferences, PreferenceStore
 
 PAGES = ("/home", "/loans", "/consents", "/pay", "/history", "/wallet")
@@ -138,7 +143,35 @@ def home(request: Request) -> Response:
         }
         for b in balances
     ]
-    return visit_page(visit, "home.html", "/home", accounts=accounts)
+    return visit_page(
+        visit, "home.html", "/home", accounts=accounts, customer_number=format_id(visit.party_id),
+        **_charts(visit, balances[0] if balances else None),
+    )  # fmt: skip
+
+
+def _charts(visit: Visit, first: AccountBalance | None) -> dict[str, Any]:
+    """The spending-by-category and balance-over-time charts of the first account's currency."""
+    if first is None:
+        return {"spending_chart": "", "balance_chart": ""}
+    bank, lang, currency = visit.bank, visit.lang, first.account.currency
+    _ = translator(lang)
+    orders = bank.orders.history(visit.party_id, HistoryQuery(statuses=(OrderStatus.SETTLED,),
+                                                              limit=ORDERS_SCANNED))  # fmt: skip
+    categories = {b.biller_id: b.category for b in bank.orders.billers()}
+    spent = spending_by_category(orders, visit.party_id, currency, categories)
+    spending = bar_chart(
+        _("Spending by category"), [_(k) for k in spent], list(spent.values()),
+        value_text=[format_money(v, currency, lang) for v in spent.values()],
+    )  # fmt: skip
+    series = balance_series(
+        bank.ledger, first.account.ledger_account_id, first.booked_minor, utc_date(bank.clock.now_ns())
+    )
+    balance = line_chart(
+        _("Balance over the last 30 days"), [d.isoformat()[5:] for d in series.days],
+        list(series.balances_minor),
+        value_text=[format_money(v, currency, lang) for v in series.balances_minor],
+    )  # fmt: skip
+    return {"spending_chart": spending, "balance_chart": balance}
 
 
 def _loan_view(loan: Loan, lang: str, unpaid_only: bool) -> dict[str, Any]:
