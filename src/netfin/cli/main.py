@@ -25,6 +25,7 @@ from netfin.cli import (
     sanctions,
     supervision,
 )
+from netfin.cli.portal_demo import prepare_portal, serve_portal
 from netfin.cli.story import Story, run_story
 from netfin.core.clock import ManualClock
 from netfin.core.errors import NetfinError
@@ -318,9 +319,15 @@ def demo_cmd(
     customers: int = typer.Option(200, min=2, max=100_000),
     seed: int = typer.Option(7),
     fresh: bool = typer.Option(True, help="Start from an empty demo database."),
+    serve: bool = typer.Option(False, help="Then serve the web portal and console on the demo's data."),
+    host: str = typer.Option("127.0.0.1", help="Where --serve listens."),
+    port: int = typer.Option(8000, min=1, max=65535, help="The port --serve listens on."),
     json: bool = JsonOption,
 ) -> None:
-    """A simulated day on the ledger, then open banking over the HTTP API; verify both."""
+    """A simulated day on the ledger, then open banking over the HTTP API; verify both.
+
+    With ``--serve`` the portal (customers, elder mode) and the operations console
+    are then served at http://localhost:PORT on the same data, until Ctrl-C."""
     if fresh and db.startswith("sqlite:///"):
         path = Path(db.removeprefix("sqlite:///"))
         for suffix in ("", "-wal", "-shm"):
@@ -372,6 +379,24 @@ def demo_cmd(
         _print_story(story)
     if not (report.ok and story.audit_ok and story.ledger_ok):
         raise typer.Exit(1)
+    if serve:
+        _serve_demo(db, story, host, port)
+
+
+def _serve_demo(db: str, story: Story, host: str, port: int) -> None:
+    origin = f"http://localhost:{port}"
+    logins = prepare_portal(db, story.customer_party_id, origin)
+    console.rule("web portal and operations console / 网上银行与运营控制台")
+    table = Table("who", "customer number / 客户号", "password / 密码 (this run only)")
+    for login in logins:
+        table.add_row(login.who, login.customer_number, login.password)
+    console.print(table)
+    console.print(
+        f"Open [bold]{origin}[/bold] in a browser (use localhost, not 127.0.0.1, for passkeys). "
+        f"Staff land on {origin}/console. Ctrl-C stops the server. "
+        f"/ 在浏览器中打开 {origin}，按 Ctrl-C 停止。"
+    )
+    serve_portal(db, host, port)
 
 
 def _print_demo(summary: Any, accounts: list[Account], tree_size: int, report: Any) -> None:

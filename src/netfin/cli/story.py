@@ -62,6 +62,7 @@ class Story:
     audit_entries: int = 0
     audit_ok: bool = False
     ledger_ok: bool = False
+    customer_party_id: str = ""
 
     def add(self, actor: str, action: str, result: str) -> None:
         self.steps.append(StoryStep(actor, action, result))
@@ -91,6 +92,7 @@ def _act(http: TestClient, bank: Bank, story: Story) -> None:
     alice = ob.sign_up(
         http, SoftwareAuthenticator("localhost", ORIGIN), name="Li Hua 李华", phone="+8613800138000"
     )
+    story.customer_party_id = alice.party_id
     story.add("customer", "signed up, enrolled a passkey, signed in with it", f"party {alice.party_id[-8:]}")
     account = ob.open_funded_account(http, alice, operator, "GBP", "250.00")
     shop = ob.sign_up(

@@ -176,6 +176,18 @@ def audit(
     )  # fmt: skip
 
 
+# The audit log names a member of staff by the first of these roles they hold.
+_STAFF_AUDIT_KINDS = ("operator", "compliance", "risk_analyst", "auditor", "regulator")
+
+
+def actor_kind(roles: Iterable[str]) -> str:
+    """The audit log's actor kind for a party with ``roles`` (customers first)."""
+    held = set(roles)
+    if Role.CUSTOMER.value in held:
+        return "customer"
+    return next((kind for kind in _STAFF_AUDIT_KINDS if kind in held), "anonymous")
+
+
 def https(request: Request) -> bool:
     return request.url.scheme == "https"
 

@@ -36,6 +36,7 @@ from netfin.identity.model import (
 from netfin.web.common import (
     CSRF_HEADER,
     PRESESSION_COOKIE,
+    actor_kind,
     audit,
     bank_of,
     csrf_matches,
@@ -221,8 +222,7 @@ def login(request: Request, body: CredentialIn) -> Response:
     roles = sorted(r.value for r in party.roles)
     if not SIGN_IN_ROLES & set(roles):
         return json_reply(401, {"error": "sign_in_failed"})
-    kind = "customer" if Role.CUSTOMER.value in roles else "staff"
-    audit(request, "web.passkey.login", format_id(party.party_id), None, actor_kind=kind)
+    audit(request, "web.passkey.login", format_id(party.party_id), None, actor_kind=actor_kind(roles))
     landing = "/home" if Role.CUSTOMER.value in roles else "/console"
     response = json_reply(200, {"next": landing})
     start_session(request, response, party.party_id, roles, ["hwk", "user"])

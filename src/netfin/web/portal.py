@@ -7,6 +7,7 @@ rendering are in :mod:`netfin.web.common`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -29,6 +30,7 @@ from netfin.web.common import (
     PRESESSION_COOKIE,
     STATIC,
     Visit,
+    actor_kind,
     audit,
     bank_of,
     csrf_matches,
@@ -52,6 +54,7 @@ from netfin.web.i18n import format_money, translator
 from netfin.web.insights import ORDERS_SCANNED, balance_series, spending_by_category
 from netfin.web.store import LANGUAGES, Preferences, PreferenceStore
 
+CONSOLE_PAGE = re.compile(r"^/console(/[a-z]{1,16})?$")
 PAGES = ("/home", "/loans", "/consents", "/pay", "/history", "/wallet")
 STAFF = frozenset(role.value for role in STAFF_ROLES)
 
@@ -108,8 +111,7 @@ def sign_in(
     roles = sorted(r.value for r in party.roles)
     if not {Role.CUSTOMER.value, *STAFF} & set(roles):
         return _sign_in_page(request, presession, 401, "sign_in_failed")
-    kind = "customer" if Role.CUSTOMER.value in roles else "staff"
-    audit(request, "web.password.login", format_id(party.party_id), None, actor_kind=kind)
+    audit(request, "web.password.login", format_id(party.party_id), None, actor_kind=actor_kind(roles))
     response = redirect(landing(roles))
     start_session(request, response, party.party_id, roles, ["pwd"])
     return response
@@ -278,7 +280,7 @@ def switch_language(
     next_path: Annotated[str, Query(alias="next", max_length=32)] = "/",
 ) -> Response:
     chosen = lang if lang in LANGUAGES else LANGUAGES[0]
-    response = redirect(next_path if next_path in PAGES else "/")
+    response = redirect(next_path if next_path in PAGES or CONSOLE_PAGE.match(next_path) else "/")
     response.set_cookie(
         LANG_COOKIE, chosen, max_age=LANG_COOKIE_AGE_S, httponly=True, samesite="lax", secure=https(request),
         path="/",

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from netfin.web import onboarding, pay, portal, wallet
+from netfin.web import console, onboarding, pay, portal, wallet
 
-ROUTERS: tuple[APIRouter, ...] = (portal.router, onboarding.router, pay.router, wallet.router)
+ROUTERS: tuple[APIRouter, ...] = (portal.router, onboarding.router, pay.router, wallet.router, console.router)

@@ -146,6 +146,19 @@ class Consents:
             )
             return [self._as_of_now(store.consent_from_row(r)) for r in rows]
 
+    def list_recent(self, *, client_id: str | None = None, limit: int = 100) -> list[Consent]:
+        """Consents of every party (or of one TPP), newest first: a read-only view for staff consoles."""
+        if type(limit) is not int or not 1 <= limit <= PARTY_CONSENTS_PAGE_MAX:
+            raise LimitExceeded(f"limit must be 1..{PARTY_CONSENTS_PAGE_MAX}", code="page_limit_exceeded")
+        query = sa.select(store.consents).order_by(
+            store.consents.c.created_ns.desc(), store.consents.c.consent_id
+        )
+        if client_id is not None:
+            query = query.where(store.consents.c.client_id == client_id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.limit(limit))
+            return [self._as_of_now(store.consent_from_row(r)) for r in rows]
+
     def _as_of_now(self, consent: Consent) -> Consent:
         status = effective_status(consent, self.clock.now_ns())
         if status is consent.status:

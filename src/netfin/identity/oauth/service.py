@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -32,7 +33,7 @@ from joserfc.jwa import JWSAlgModel
 from joserfc.jws import JWSRegistry
 
 from netfin.core.clock import NS_PER_SECOND, Clock
-from netfin.core.errors import ConfigurationError, invariant
+from netfin.core.errors import ConfigurationError, LimitExceeded, invariant
 from netfin.core.ids import IdSource, format_id, parse_id
 from netfin.core.limits import UINT128_MAX
 from netfin.identity.oauth import keys
@@ -100,10 +101,11 @@ from netfin.identity.oauth.model import (
     redirect_uri_problem,
     resource_audience,
 )
-from netfin.identity.oauth.store import OAuthStore
+from netfin.identity.oauth.store import OAuthStore, _client_from_row, oauth_clients
 
 # joserfc raises its own errors for most malformed tokens, but a header or
 # payload that is valid JSON of the wrong shape can surface as one of these.
+CLIENTS_PAGE_MAX = 200
 _MALFORMED_TOKEN_ERRORS = (JoseError, ValueError, TypeError, KeyError, AttributeError)
 
 
@@ -150,6 +152,7 @@ class OAuth:
                 "signing_key must be an Ed25519 private key", code="api_signing_key_invalid"
             )
         self._store = OAuthStore(engine)
+        self._engine = engine
         self._clock = clock
         self._ids = ids
         self.issuer = issuer
@@ -226,6 +229,19 @@ class OAuth:
         if client is None:
             raise ClientNotFound(f"no OAuth client {client_id!r}")
         return client
+
+    def list_clients(self, *, limit: int = 100) -> list[OAuthClient]:
+        """Registered clients, newest first, for staff consoles (read-only; secret hashes left out)."""
+        if type(limit) is not int or not 1 <= limit <= CLIENTS_PAGE_MAX:
+            raise LimitExceeded(f"limit must be 1..{CLIENTS_PAGE_MAX}", code="page_limit_exceeded")
+        statement = (
+            sa.select(oauth_clients)
+            .order_by(oauth_clients.c.created_ns.desc(), oauth_clients.c.client_id)
+            .limit(limit)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        return [dataclasses.replace(_client_from_row(row._mapping), secret_hash=None) for row in rows]
 
     def suspend_client(self, client_id: str) -> None:
         """Suspend a client: its tokens are refused at once in this process and
