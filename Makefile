@@ -28,10 +28,34 @@ $(FLOWER_STAMP): Makefile
 
 flower: $(FLOWER_STAMP)  ## Flower's own environment, for horizontal federated learning
 
-demo: $(STAMP)  ## one simulated day on an embedded SQLite ledger, then verify
-	$(BIN)/netfin demo
+demo: $(STAMP)  ## a simulated day on embedded SQLite, verified; then the portal at http://localhost:8000
+	$(BIN)/netfin demo --serve
 
-test: $(STAMP) $(FLOWER_STAMP)  ## the whole suite, slow tests included (as CI runs it)
+# The browser tests' tools (tests/e2e/browser): Debian's Chromium, when it is missing and apt-get may
+# install it, and axe-core from npm. Outside CI each step is best-effort: a failure prints one line and
+# `make test` goes on (the browser tests then skip, saying why); under CI=true a failure fails.
+E2E_DIR := .e2e
+E2E_STAMP := $(E2E_DIR)/.installed
+AXE_CORE := axe-core@4.14.1
+E2E_APT := chromium chromium-driver fonts-noto-cjk espeak-ng
+E2E_FAIL = { echo "e2e-deps: $(1)"; [ "$(CI)" != true ]; }
+
+.PHONY: e2e-deps
+
+$(E2E_STAMP): Makefile
+	@mkdir -p $(E2E_DIR)
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(E2E_APT)) >/dev/null 2>&1 \
+			|| $(call E2E_FAIL,apt-get could not install $(E2E_APT)); \
+	fi
+	@[ -x /usr/bin/chromium ] || $(call E2E_FAIL,no /usr/bin/chromium (install Debian's chromium as root))
+	@npm install --prefix $(E2E_DIR) --no-save --no-audit --no-fund --silent $(AXE_CORE) >/dev/null 2>&1 \
+		|| $(call E2E_FAIL,npm could not install $(AXE_CORE) into $(E2E_DIR))
+	@if [ -x /usr/bin/chromium ] && [ -f $(E2E_DIR)/node_modules/axe-core/axe.min.js ]; then touch $@; fi
+
+e2e-deps: $(E2E_STAMP)  ## Chromium and axe-core for the browser tests
+
+test: $(STAMP) $(FLOWER_STAMP) $(E2E_STAMP)  ## the whole suite, slow tests included (as CI runs it)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

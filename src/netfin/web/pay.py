@@ -73,7 +73,7 @@ def _saved_payees(visit: Visit) -> list[dict[str, str]]:
         ):  # fmt: skip
             continue
         if order.payee.id not in seen:
-            seen[order.payee.id] = {"id": order.payee.id, "name": order.payee_name or order.payee.id[:12]}
+            seen[order.payee.id] = {"id": order.payee.id, "name": _payee_name(visit, order)}
         if len(seen) >= SAVED_PAYEES_MAX:
             break
     return list(seen.values())
@@ -188,12 +188,45 @@ def pay(
 # The result -------------------------------------------------------------------
 
 
+def masked_name(name: str) -> str:
+    """A payee's name as a payer may see it (confirmation of payee): 王小明 → 王*明, Bob Li → B** Li."""
+    words = name.split()
+    if len(words) > 1:
+        return " ".join([words[0][0] + "*" * (len(words[0]) - 1), *words[1:]])
+    if len(name) <= 1:
+        return name
+    return name[0] + "*" * max(1, len(name) - 2) + (name[-1] if len(name) > 2 else "")
+
+
+def _payee_name(visit: Visit, order: PaymentOrder) -> str:
+    if order.payee_name:
+        return order.payee_name
+    try:
+        if order.payee.kind is EndpointKind.ACCOUNT:
+            party_id = visit.bank.identity.get_account(order.payee.id).party_id
+        elif order.payee.kind is EndpointKind.WALLET:
+            return visit.bank.wallets.get(order.payee.id).pseudonym[:12]
+        else:
+            return order.payee.id
+        return masked_name(visit.bank.identity.get_party(party_id).display_name)
+    except NetfinError:
+        return order.payee.id
+
+
+def _payer_name(visit: Visit, order: PaymentOrder) -> str:
+    try:
+        return masked_name(visit.bank.identity.get_party(order.payer_party_id).display_name)
+    except NetfinError:
+        return ""
+
+
 def _order_view(visit: Visit, order: PaymentOrder) -> dict[str, Any]:
     outgoing = order.payer_party_id == visit.party_id
     return {
         "order_id": order.order_id, "status": order.status.value, "kind": order.kind.value,
         "amount": format_money(order.amount_minor, order.currency, visit.lang), "outgoing": outgoing,
-        "payee": order.payee_name or order.payee.id, "reference": order.reference,
+        "payee": _payee_name(visit, order) if outgoing else _payer_name(visit, order),
+        "reference": order.reference,
         "reason": order.status_reason or "", "at": iso_from_ns(order.created_ns)[:16].replace("T", " "),
         "needs_passkey": outgoing and order.status is OrderStatus.STEP_UP,
     }  # fmt: skip

@@ -201,6 +201,7 @@ def test_pay_a_new_payee_with_step_up_then_again_in_elder_mode(http: TestClient,
     http.post("/settings/elder", data={"csrf": _csrf(http.get("/home").text), "next": "/pay"})
     pay_page = http.get("/pay").text
     assert 'class="elder"' in pay_page and f'value="{payee}"' in pay_page, "the payee is saved"
+    assert "B*b" in pay_page and "B*b" in http.get(f"/pay/{order_id}").text, "confirmation of payee, masked"
     for path in ("/open", "/passkey", "/home", "/pay", f"/pay/{order_id}", "/history", "/wallet"):
         page = http.get(path)
         assert page.status_code == 200 and len(page.content) <= PAGE_BYTES_MAX, path
