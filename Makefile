@@ -31,9 +31,10 @@ flower: $(FLOWER_STAMP)  ## Flower's own environment, for horizontal federated l
 demo: $(STAMP)  ## a simulated day on embedded SQLite, verified; then the portal at http://localhost:8000
 	$(BIN)/netfin demo --serve
 
-# The browser tests' tools (tests/e2e/browser): Debian's Chromium, when it is missing and apt-get may
-# install it, and axe-core from npm. Outside CI each step is best-effort: a failure prints one line and
-# `make test` goes on (the browser tests then skip, saying why); under CI=true a failure fails.
+# The browser tests' tools (tests/e2e/browser): Debian's Chromium and espeak-ng (elder mode's server
+# voice), when missing and apt-get may install them, and axe-core from npm. Outside CI each step is
+# best-effort: a failure prints one line and `make test` goes on (the browser tests then skip, saying
+# why); under CI=true a failure fails.
 E2E_DIR := .e2e
 E2E_STAMP := $(E2E_DIR)/.installed
 AXE_CORE := axe-core@4.14.1
@@ -44,7 +45,8 @@ E2E_FAIL = { echo "e2e-deps: $(1)"; [ "$(CI)" != true ]; }
 
 $(E2E_STAMP): Makefile
 	@mkdir -p $(E2E_DIR)
-	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	@if { [ ! -x /usr/bin/chromium ] || ! command -v espeak-ng >/dev/null 2>&1; } \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(E2E_APT)) >/dev/null 2>&1 \
 			|| $(call E2E_FAIL,apt-get could not install $(E2E_APT)); \
 	fi
@@ -55,11 +57,15 @@ $(E2E_STAMP): Makefile
 
 e2e-deps: $(E2E_STAMP)  ## Chromium and axe-core for the browser tests
 
+# Two pytest workers (pytest-xdist), one per core: the suite is CPU-bound, and every test owns its
+# database schema, files and ports, so the halves run side by side (13.6 min instead of 27 here).
+TEST_WORKERS ?= 2
+
 test: $(STAMP) $(FLOWER_STAMP) $(E2E_STAMP)  ## the whole suite, slow tests included (as CI runs it)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

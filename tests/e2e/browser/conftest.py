@@ -187,29 +187,30 @@ def _serve(app: Any, sock: socket.socket) -> tuple[uvicorn.Server, threading.Thr
 @pytest.fixture(scope="session")
 def portal(tmp_path_factory: pytest.TempPathFactory, _browser_requirements: None) -> Iterator[Portal]:
     """The whole application (guards, API, portal, console) on a real socket, for the session."""
+    sock = _bound_socket()
+    port = sock.getsockname()[1]
+    settings = BankSettings(
+        database_url=f"sqlite:///{tmp_path_factory.mktemp('e2e-bank') / 'e2e.db'}",
+        rp_id="localhost", origins=(f"http://localhost:{port}",),
+    )  # fmt: skip
+    # The environment is changed only while the bank reads it, so later tests see their own.
     with pytest.MonkeyPatch.context() as env:
         # The same home tests/conftest.py gives each test, so keys read later are the same keys.
         env.setenv("NETFIN_HOME", str(tmp_path_factory.getbasetemp() / "netfin-home"))
         for name in _SCRUBBED_ENV:
             env.delenv(name, raising=False)
         env.setenv("NETFIN_RATE_LIMITS", "tpp_client=10000:10000,customer=10000:10000")
-        sock = _bound_socket()
-        port = sock.getsockname()[1]
-        settings = BankSettings(
-            database_url=f"sqlite:///{tmp_path_factory.mktemp('e2e-bank') / 'e2e.db'}",
-            rp_id="localhost", origins=(f"http://localhost:{port}",),
-        )  # fmt: skip
         bank = Bank(settings, clock=SystemClock())
+    try:
+        server, thread = _serve(create_app(bank), sock)
         try:
-            server, thread = _serve(create_app(bank), sock)
-            try:
-                yield Portal(bank, f"http://localhost:{port}")
-            finally:
-                server.should_exit = True
-                thread.join(timeout=15)
+            yield Portal(bank, f"http://localhost:{port}")
         finally:
-            sock.close()
-            bank.close()
+            server.should_exit = True
+            thread.join(timeout=15)
+    finally:
+        sock.close()
+        bank.close()
 
 
 # The browser -------------------------------------------------------------------------

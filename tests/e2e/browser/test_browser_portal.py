@@ -266,3 +266,32 @@ def _weight(page: Page, path: str) -> int:
         sizes = response.request.sizes()
         total += max(len(response.body()), sizes["responseBodySize"]) + sizes["responseHeadersSize"]
     return total
+
+
+_SPEAK = """async ([url, token]) => {
+    const response = await fetch(url, {method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": token},
+        body: JSON.stringify({text: "已付款 十二元三角四分"})});
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return [response.status, response.headers.get("content-type"), String.fromCharCode(...bytes.slice(0, 4))];
+}"""
+
+
+def test_elder_mode_offers_read_aloud_and_voice_commands(portal: Portal, page: Page) -> None:
+    """Spoken commands route as the page's recogniser would; the server's voice answers with WAV."""
+    wen = portal.customer("Wen", 66_600)
+    sign_in(page, wen)
+    set_elder_mode(page, True)
+    assert page.locator("#read-aloud").is_visible(), "speech synthesis or the server's voice reads aloud"
+    route = "([said]) => window.netfinVoiceRoute(said)"
+    assert page.evaluate(route, ["请帮我查余额"]) == "/home"
+    assert page.evaluate(route, ["我要转账"]) == "/pay"
+    assert page.evaluate(route, ["Show my balance"]) == "/home"
+    assert page.evaluate(route, ["pay"]) == "/pay"
+    assert page.evaluate(route, ["今天天气怎么样"]) is None
+    token = page.get_attribute("input[name=csrf]", "value")
+    fallback = page.get_attribute("#read-aloud", "data-fallback")
+    status, media, magic = page.evaluate(_SPEAK, [fallback, token])
+    if status == 503:
+        pytest.fail("espeak-ng is not installed (make e2e-deps installs it)")
+    assert (status, media, magic) == (200, "audio/wav", "RIFF")
