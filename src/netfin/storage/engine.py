@@ -12,7 +12,7 @@ from sqlalchemy import event
 from netfin.core.errors import ConfigurationError
 from netfin.ledger.store import parse_database_url
 
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 VERSION_TABLE = "platform_version"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

@@ -24,7 +24,7 @@ from netfin.core.errors import NetfinError
 from netfin.core.ids import format_id
 from netfin.identity.model import Actor, Role
 from netfin.web.i18n import pick_language, translator
-from netfin.web.store import LANGUAGES, Preferences, PreferenceStore
+from netfin.web.store import LANGUAGES, Preferences, PreferenceStore, SignedOutSessions
 
 if TYPE_CHECKING:
     from netfin.bank import Bank
@@ -115,7 +115,7 @@ def visit_of(request: Request, roles: Iterable[str] = CUSTOMER_ROLES) -> Visit |
     except NetfinError:
         return None
     held = frozenset(claims.roles)
-    if not held & frozenset(roles):
+    if not held & frozenset(roles) or SignedOutSessions(bank.engine).contains(claims.jti):
         return None
     preferences = PreferenceStore(bank.engine).get(claims.party_id)
     return Visit(
@@ -224,4 +224,14 @@ def start_session(
 
 
 def end_session(request: Request, response: Response) -> None:
+    """Sign out: the cookie goes, and the token is refused from now on even if it was copied."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and len(token) <= TOKEN_LENGTH_MAX:
+        bank = bank_of(request)
+        try:
+            claims = bank.oauth.verify_session(token)
+        except NetfinError:
+            claims = None
+        if claims is not None:
+            SignedOutSessions(bank.engine).add(claims.jti, claims.expires_ns, bank.clock.now_ns())
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=https(request))

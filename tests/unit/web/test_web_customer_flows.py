@@ -274,3 +274,15 @@ def test_customer_number_is_shown_and_party_ids_are_hex(http: TestClient) -> Non
     _open(http)
     assert re.fullmatch(r"[0-9a-f]{32}", _party_of(http))
     assert format_id(int(_party_of(http), 16)) == _party_of(http)
+
+
+def test_a_signed_out_session_is_refused_even_when_copied(http: TestClient, bank: Bank) -> None:
+    _open(http)
+    copied = http.cookies.get("netfin_session")
+    assert copied and http.get("/home").status_code == 200
+    out = http.post("/sign-out", data={"csrf": _csrf(http.get("/home").text)})
+    assert out.status_code == 303
+    thief = _client(bank)
+    thief.cookies.set("netfin_session", copied)
+    assert thief.get("/home").status_code == 303, "the copied token no longer opens a page"
+    assert thief.post("/webauthn/register/options", json={}).status_code == 403
