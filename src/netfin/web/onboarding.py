@@ -21,7 +21,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from netfin.core.errors import NetfinError
+from netfin.core.errors import NetfinError, NotFound
 from netfin.core.ids import format_id
 from netfin.identity.credentials.model import PASSWORD_LENGTH_MAX, PASSWORD_LENGTH_MIN, normalize_password
 from netfin.identity.model import (
@@ -36,6 +36,7 @@ from netfin.identity.model import (
 from netfin.web.common import (
     CSRF_HEADER,
     PRESESSION_COOKIE,
+    Visit,
     actor_kind,
     audit,
     bank_of,
@@ -232,15 +233,20 @@ def login(request: Request, body: CredentialIn) -> Response:
 OrderPath = Annotated[str, PathParam(max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
+def _paid_by(visit: Visit, order_id: str) -> None:
+    """Only the payer confirms; the payee's (or anyone else's) view of the order is 'not found'."""
+    order = visit.bank.orders.get_for_party(visit.party_id, order_id)
+    if order.payer_party_id != visit.party_id:
+        raise NotFound("no such payment order", code="order_not_found")
+
+
 @router.post("/webauthn/orders/{order_id}/options")
 def confirmation_options(request: Request, order_id: OrderPath) -> Response:
     visit = visit_of(request)
     if visit is None or not session_csrf_ok(request):
         return json_reply(403, {"error": "forbidden"})
     try:
-        order = visit.bank.orders.get_for_party(visit.party_id, order_id)
-        if order.payer_party_id != visit.party_id:
-            return json_reply(404, {"error": "order_not_found"})
+        _paid_by(visit, order_id)
         options = visit.bank.orders.begin_confirmation(visit.party_id, order_id)
     except NetfinError as error:
         return json_reply(409 if error.code != "order_not_found" else 404, {"error": error.code})
@@ -253,9 +259,7 @@ def confirm(request: Request, order_id: OrderPath, body: CredentialIn) -> Respon
     if visit is None or not session_csrf_ok(request):
         return json_reply(403, {"error": "forbidden"})
     try:
-        order = visit.bank.orders.get_for_party(visit.party_id, order_id)
-        if order.payer_party_id != visit.party_id:
-            return json_reply(404, {"error": "order_not_found"})
+        _paid_by(visit, order_id)
         visit.bank.orders.confirm(visit.actor(), visit.party_id, order_id, body.credential)
     except NetfinError as error:
         audit(
