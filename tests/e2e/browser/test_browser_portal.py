@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,6 +14,7 @@ from netfin.identity.consents.model import ConsentStatus
 from netfin.identity.model import Actor
 
 from .conftest import (
+    ARTEFACTS,
     OPERATOR,
     PageProblems,
     Person,
@@ -243,6 +245,8 @@ def test_every_page_weighs_at_most_100_kb(portal: Portal, context: BrowserContex
     sign_in(page, kai)
     for path in _customer_pages(context):
         weights[path] = _weight(page, path)
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTEFACTS / "page-weights.json").write_text(json.dumps(weights, indent=1))
     heavy = {path: size for path, size in weights.items() if size > PAGE_BYTES_MAX}
     assert heavy == {}, f"pages over {PAGE_BYTES_MAX} bytes: {heavy} (all: {weights})"
 
