@@ -11,6 +11,7 @@ step-up the result page asks for the passkey (``passkey.js``).
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -36,6 +37,9 @@ Csrf = Annotated[str, Form(max_length=128)]
 Nonce = Annotated[str, Form(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 OrderPath = Annotated[str, PathParam(max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 SAVED_PAYEES_MAX = 8
+_ACCOUNT_ID = re.compile(r"[0-9a-f]{32}")
+_WALLET_ID = re.compile(r"w-[0-9a-f]{32}")
+_IBAN = re.compile(r"[A-Za-z]{2}[0-9]{2}[A-Za-z0-9]{10,30}")
 HISTORY_PAGE = 25
 
 
@@ -112,14 +116,15 @@ def _payee(visit: Visit, text: str) -> Endpoint:
     cleaned = text.strip().replace(" ", "")
     if not cleaned or len(cleaned) > 64:
         raise InvalidInput("name the payee", code="payee_required")
-    if cleaned.startswith("w-"):
-        return Endpoint(EndpointKind.WALLET, cleaned)
-    if cleaned[:2].isalpha():
+    if _ACCOUNT_ID.fullmatch(cleaned.lower()):
+        return Endpoint(EndpointKind.ACCOUNT, cleaned.lower())
+    if _WALLET_ID.fullmatch(cleaned.lower()):
+        return Endpoint(EndpointKind.WALLET, cleaned.lower())
+    if _IBAN.fullmatch(cleaned):
         account = visit.bank.identity.find_account_by_iban(cleaned.upper())
-        if account is None:
-            raise InvalidInput("no account here has that IBAN", code="payee_unknown")
-        return Endpoint(EndpointKind.ACCOUNT, account.account_id)
-    return Endpoint(EndpointKind.ACCOUNT, cleaned)
+        if account is not None:
+            return Endpoint(EndpointKind.ACCOUNT, account.account_id)
+    raise InvalidInput("no account or wallet here has that number", code="payee_unknown")
 
 
 def _currency(visit: Visit, payer: Endpoint) -> str:

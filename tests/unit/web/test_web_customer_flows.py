@@ -19,6 +19,7 @@ from netfin.core.clock import ManualClock
 from netfin.core.ids import format_id
 from netfin.identity.model import Actor, PartyKind
 from netfin.payments.orders import OrderStatus
+from netfin.payments.orders.history import HistoryQuery
 from netfin.sim.authenticator import SoftwareAuthenticator
 
 OPERATOR = Actor("operator", "operator-1")
@@ -286,3 +287,26 @@ def test_a_signed_out_session_is_refused_even_when_copied(http: TestClient, bank
     thief.cookies.set("netfin_session", copied)
     assert thief.get("/home").status_code == 303, "the copied token no longer opens a page"
     assert thief.post("/webauthn/register/options", json={}).status_code == 403
+
+
+@pytest.mark.parametrize("payee", ["nobody", "GB00NOTANIBAN", "0" * 31, "w-123"])
+def test_an_unknown_payee_is_refused_and_nothing_is_paid(http: TestClient, bank: Bank, payee: str) -> None:
+    _open(http)
+    party = _party_of(http)
+    payer = _fund(bank, party, 10_000)
+    page = http.get("/pay").text
+    nonce = _NONCE.search(page)
+    assert nonce is not None
+    form = {"csrf": _csrf(page), "nonce": nonce.group(1), "mode": "person", "payer": f"account:{payer}",
+            "payee": payee, "amount": "1.00", "reference": "x"}  # fmt: skip
+    response = http.post("/pay", data=form)
+    assert response.status_code == 422 and 'id="pay-error"' in response.text
+    assert bank.orders.history(int(party, 16), HistoryQuery()) == []
+
+
+def test_a_payee_by_iban_is_found(http: TestClient, bank: Bank) -> None:
+    _open(http)
+    payer = _fund(bank, _party_of(http), 10_000)
+    iban = bank.identity.get_account(_funded_payee(bank)).iban
+    order_id = _pay(http, payer, iban.lower(), "1.50", "by iban")
+    assert bank.orders.get(order_id).payee.id == bank.identity.find_account_by_iban(iban).account_id
