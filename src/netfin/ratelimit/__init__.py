@@ -17,12 +17,13 @@ the limiter keeps limiting in process (``degraded``) and returns to Redis
 by itself.
 
 Public names: Policy, BucketState, Decision, TPP_CLIENT_POLICY,
-CUSTOMER_POLICY, DEFAULT_POLICIES, parse_policies, RateLimited,
+CUSTOMER_POLICY, ANONYMOUS_POLICY, DEFAULT_POLICIES, parse_policies, RateLimited,
 BucketsUnavailable, Buckets, InMemoryBuckets, RedisBuckets, open_redis,
 RateLimiter.
 """
 
 from netfin.ratelimit.model import (
+    ANONYMOUS_POLICY,
     CUSTOMER_POLICY,
     DEFAULT_POLICIES,
     TPP_CLIENT_POLICY,
@@ -37,6 +38,7 @@ from netfin.ratelimit.service import RateLimiter
 from netfin.ratelimit.store import Buckets, InMemoryBuckets, RedisBuckets, open_redis
 
 __all__ = [
+    "ANONYMOUS_POLICY",
     "CUSTOMER_POLICY",
     "DEFAULT_POLICIES",
     "TPP_CLIENT_POLICY",

@@ -239,9 +239,16 @@ TPP_CLIENT_POLICY = Policy("tpp_client", 100, 50)
 # burst of 20 requests, then 5 per second, well above what a person or a
 # consent-bound TPP needs for one customer.
 CUSTOMER_POLICY = Policy("customer", 20, 5)
+# Per client address, for what is done before anyone is known (opening an account, signing in
+# on the portal): a burst of 20, then one every 6 seconds. Passwords also lock per party.
+ANONYMOUS_POLICY = Policy("anonymous", 20, Fraction(1, 6))
 # Read-only, because every limiter built without its own policies shares it.
 DEFAULT_POLICIES: Mapping[str, Policy] = MappingProxyType(
-    {TPP_CLIENT_POLICY.name: TPP_CLIENT_POLICY, CUSTOMER_POLICY.name: CUSTOMER_POLICY}
+    {
+        TPP_CLIENT_POLICY.name: TPP_CLIENT_POLICY,
+        CUSTOMER_POLICY.name: CUSTOMER_POLICY,
+        ANONYMOUS_POLICY.name: ANONYMOUS_POLICY,
+    }
 )
 
 

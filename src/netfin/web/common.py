@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from netfin.core.errors import NetfinError
 from netfin.core.ids import format_id
 from netfin.identity.model import Actor, Role
+from netfin.ratelimit import RateLimited
 from netfin.web.i18n import pick_language, translator
 from netfin.web.store import LANGUAGES, Preferences, PreferenceStore, SignedOutSessions
 
@@ -186,6 +187,23 @@ def actor_kind(roles: Iterable[str]) -> str:
     if Role.CUSTOMER.value in held:
         return "customer"
     return next((kind for kind in _STAFF_AUDIT_KINDS if kind in held), "anonymous")
+
+
+def anonymous_refusal(request: Request) -> Response | None:
+    """A 429 page when this client address has opened accounts or tried to sign in too often."""
+    address = request.client.host if request.client is not None else "unknown"
+    try:
+        bank_of(request).rate_limiter.enforce("anonymous", address[:64])
+    except RateLimited as error:
+        audit(request, "web.rate_limit", "", error, ("client", address[:64]))
+        html = TEMPLATES.get_template("refused.html").render(
+            _=translator(language(request)), lang=language(request), elder=False, csrf="", path="/",
+            signed_in=False, area="portal", rate_limited=True,
+        )  # fmt: skip
+        response = secured(HTMLResponse(html, status_code=429))
+        response.headers["Retry-After"] = str(error.decision.retry_after_s)
+        return response
+    return None
 
 
 def https(request: Request) -> bool:

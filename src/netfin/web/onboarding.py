@@ -38,6 +38,7 @@ from netfin.web.common import (
     PRESESSION_COOKIE,
     Visit,
     actor_kind,
+    anonymous_refusal,
     audit,
     bank_of,
     csrf_matches,
@@ -121,6 +122,9 @@ def open_account(
     id_number: Annotated[str, Form(max_length=32)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
+    refusal = anonymous_refusal(request)
+    if refusal is not None:
+        return refusal
     presession = request.cookies.get(PRESESSION_COOKIE)
     if presession is None or not csrf_matches(presession, csrf):
         return _open_page(request, new_presession(), 403, form_error="form_expired")
@@ -197,6 +201,9 @@ def register(request: Request, body: CredentialIn) -> Response:
 
 
 def _presession_ok(request: Request) -> bool:
+    """The pre-session's CSRF token, within the client address's rate limit."""
+    if anonymous_refusal(request) is not None:
+        return False
     presession = request.cookies.get(PRESESSION_COOKIE)
     return presession is not None and csrf_matches(presession, request.headers.get(CSRF_HEADER, "")[:128])
 

@@ -31,6 +31,7 @@ from netfin.web.common import (
     STATIC,
     Visit,
     actor_kind,
+    anonymous_refusal,
     audit,
     bank_of,
     csrf_matches,
@@ -95,6 +96,9 @@ def sign_in(
     party_id: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
+    refusal = anonymous_refusal(request)
+    if refusal is not None:
+        return refusal
     presession = request.cookies.get(PRESESSION_COOKIE)
     if presession is None or not csrf_matches(presession, csrf):
         return _sign_in_page(request, new_presession(), 403, "form_expired")

@@ -199,7 +199,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory, _browser_requirements: None
         env.setenv("NETFIN_HOME", str(tmp_path_factory.getbasetemp() / "netfin-home"))
         for name in _SCRUBBED_ENV:
             env.delenv(name, raising=False)
-        env.setenv("NETFIN_RATE_LIMITS", "tpp_client=10000:10000,customer=10000:10000")
+        env.setenv("NETFIN_RATE_LIMITS", "tpp_client=10000:10000,customer=10000:10000,anonymous=10000:10000")
         bank = Bank(settings, clock=SystemClock())
     try:
         server, thread = _serve(create_app(bank), sock)

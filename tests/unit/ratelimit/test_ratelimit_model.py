@@ -10,6 +10,7 @@ import pytest
 from netfin.core.clock import NS_PER_SECOND
 from netfin.core.errors import ConfigurationError, InvalidInput, InvariantViolation
 from netfin.ratelimit import (
+    ANONYMOUS_POLICY,
     CUSTOMER_POLICY,
     DEFAULT_POLICIES,
     TPP_CLIENT_POLICY,
@@ -35,7 +36,9 @@ def test_default_policies_are_the_documented_ones() -> None:
         20,
         Fraction(5),
     )
-    assert dict(DEFAULT_POLICIES) == {"tpp_client": TPP_CLIENT_POLICY, "customer": CUSTOMER_POLICY}
+    assert dict(DEFAULT_POLICIES) == {
+        "tpp_client": TPP_CLIENT_POLICY, "customer": CUSTOMER_POLICY, "anonymous": ANONYMOUS_POLICY,
+    }  # fmt: skip
 
 
 def test_int_fraction_and_decimal_rates_are_the_same_policy() -> None:

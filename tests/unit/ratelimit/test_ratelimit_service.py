@@ -134,6 +134,7 @@ def test_from_env_reads_policy_overrides() -> None:
     limiter = RateLimiter.from_env({"NETFIN_RATE_LIMITS": "customer=2:1,partner=3:1/2"}, clock=ManualClock())
     assert limiter.policies == {
         "tpp_client": DEFAULT_POLICIES["tpp_client"],
+        "anonymous": DEFAULT_POLICIES["anonymous"],
         "customer": Policy("customer", 2, 1),
         "partner": Policy("partner", 3, Fraction(1, 2)),
     }

@@ -310,3 +310,22 @@ def test_a_payee_by_iban_is_found(http: TestClient, bank: Bank) -> None:
     iban = bank.identity.get_account(_funded_payee(bank)).iban
     order_id = _pay(http, payer, iban.lower(), "1.50", "by iban")
     assert bank.orders.get(order_id).payee.id == bank.identity.find_account_by_iban(iban).account_id
+
+
+def test_one_connection_cannot_open_accounts_or_try_passwords_without_limit(
+    http: TestClient, bank: Bank
+) -> None:
+    """The anonymous policy: a burst of 20 per client address, then 429 with Retry-After."""
+    token = _csrf(http.get("/").text)
+    form = {"csrf": token, "party_id": "0" * 32, "password": "wrong password"}
+    statuses = [http.post("/sign-in", data=form).status_code for _ in range(20)]
+    assert set(statuses) == {401}
+    refused = http.post("/sign-in", data=form)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    before = sum(1 for _ in bank.identity.iter_parties())
+    opening = http.post("/open", data={"csrf": _csrf(http.get("/open").text), "display_name": "x",
+                                       "phone": "+8613800000299", "id_number": identity_number(),
+                                       "password": "long enough password"})  # fmt: skip
+    assert opening.status_code == 429
+    assert sum(1 for _ in bank.identity.iter_parties()) == before
+    assert http.post("/webauthn/login/options", json={}).status_code == 403
