@@ -100,6 +100,14 @@ def session_csrf_ok(request: Request, submitted: str | None = None) -> bool:
     return csrf_matches(request.cookies.get(SESSION_COOKIE), token[:128])
 
 
+def presession_csrf(request: Request, submitted: str | None = None) -> str | None:
+    """Before sign-in: the pre-session secret when the form's (or, for scripts, the header's)
+    token matches it, else None."""
+    token = submitted if submitted is not None else request.headers.get(CSRF_HEADER, "")
+    presession = request.cookies.get(PRESESSION_COOKIE)
+    return presession if presession is not None and csrf_matches(presession, token[:128]) else None
+
+
 def language(request: Request, preferred: str | None = None) -> str:
     cookie = request.cookies.get(LANG_COOKIE)
     return pick_language(cookie if cookie in LANGUAGES else preferred, request.headers.get("accept-language"))

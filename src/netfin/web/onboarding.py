@@ -34,20 +34,18 @@ from netfin.identity.model import (
     validate_phone,
 )  # fmt: skip
 from netfin.web.common import (
-    CSRF_HEADER,
-    PRESESSION_COOKIE,
     Visit,
     actor_kind,
     anonymous_refusal,
     audit,
     bank_of,
-    csrf_matches,
     csrf_token,
     interaction_id,
     json_reply,
     language,
     new_presession,
     page,
+    presession_csrf,
     presession_of,
     redirect,
     session_csrf_ok,
@@ -125,8 +123,8 @@ def open_account(
     refusal = anonymous_refusal(request)
     if refusal is not None:
         return refusal
-    presession = request.cookies.get(PRESESSION_COOKIE)
-    if presession is None or not csrf_matches(presession, csrf):
+    presession = presession_csrf(request, csrf)
+    if presession is None:
         return _open_page(request, new_presession(), 403, form_error="form_expired")
     values = {"display_name": display_name, "phone": phone}
     errors, number = _checked(display_name.strip(), phone.strip(), id_number.strip(), password)
@@ -202,10 +200,7 @@ def register(request: Request, body: CredentialIn) -> Response:
 
 def _presession_ok(request: Request) -> bool:
     """The pre-session's CSRF token, within the client address's rate limit."""
-    if anonymous_refusal(request) is not None:
-        return False
-    presession = request.cookies.get(PRESESSION_COOKIE)
-    return presession is not None and csrf_matches(presession, request.headers.get(CSRF_HEADER, "")[:128])
+    return anonymous_refusal(request) is None and presession_csrf(request) is not None
 
 
 @router.post("/webauthn/login/options")

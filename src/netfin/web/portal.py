@@ -27,20 +27,19 @@ from netfin.web.charts import bar_chart, line_chart
 from netfin.web.common import (
     LANG_COOKIE,
     LANG_COOKIE_AGE_S,
-    PRESESSION_COOKIE,
     STATIC,
     Visit,
     actor_kind,
     anonymous_refusal,
     audit,
     bank_of,
-    csrf_matches,
     csrf_token,
     end_session,
     https,
     language,
     new_presession,
     page,
+    presession_csrf,
     presession_of,
     redirect,
     refused,
@@ -99,8 +98,8 @@ def sign_in(
     refusal = anonymous_refusal(request)
     if refusal is not None:
         return refusal
-    presession = request.cookies.get(PRESESSION_COOKIE)
-    if presession is None or not csrf_matches(presession, csrf):
+    presession = presession_csrf(request, csrf)
+    if presession is None:
         return _sign_in_page(request, new_presession(), 403, "form_expired")
     bank = bank_of(request)
     try:
