@@ -46,6 +46,7 @@ from netfin.identity.credentials import Credentials
 from netfin.identity.model import Actor, BankProfile, Party
 from netfin.identity.oauth import OAuth
 from netfin.identity.oauth.keys import load_api_signing_key
+from netfin.identity.passwords import password_hasher_from_env
 from netfin.identity.service import Identity
 from netfin.ledger import Ledger
 from netfin.notifications import Notifications, append_event
@@ -159,12 +160,14 @@ class Bank:
         self.audit = AuditLog(engine, clock=clock, ids=ids)
         self.identity = Identity(engine, self.ledger, self.audit, clock=clock, ids=ids, bank=s.profile)
         self.consents = Consents(engine, self.audit, clock=clock, ids=ids, on_revoked=self._consent_revoked)
+        hasher = password_hasher_from_env(environ)
         self.credentials = Credentials(
-            engine, clock=clock, ids=ids, rp_id=s.rp_id, rp_name=s.profile.bank_name, origins=s.origins
-        )
+            engine, clock=clock, ids=ids, rp_id=s.rp_id, rp_name=s.profile.bank_name, origins=s.origins,
+            password_hasher=hasher,
+        )  # fmt: skip
         self.oauth = OAuth(
             engine, clock=clock, ids=ids, issuer=s.issuer, signing_key=signing_key,
-            allow_client_secret=s.allow_client_secret,
+            allow_client_secret=s.allow_client_secret, password_hasher=hasher,
         )  # fmt: skip
         self.notifications = Notifications(
             engine, clock=clock, ids=ids, signing_key=signing_key,

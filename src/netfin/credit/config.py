@@ -12,8 +12,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from netfin.core import yamltext
 from netfin.core.errors import ConfigurationError
 from netfin.core.money import Money
 from netfin.credit.pricing import GreenBand, PricingPolicy
@@ -272,7 +271,7 @@ def load_profile(path: Path | None = None) -> CreditProfile:
         raise _fail(str(path), f"larger than {PROFILE_BYTES_MAX} bytes")
     data = _keys(
         str(path),
-        yaml.safe_load(path.read_text(encoding="utf-8")),
+        yamltext.safe_load(path.read_text(encoding="utf-8")),
         {"version", "currency", "grades", "decisions", "starter_scorecard", "products"},
     )
     currency = str(data["currency"])

@@ -59,6 +59,7 @@ import pyarrow.parquet as pq
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from netfin.core import yamltext
 from netfin.core.errors import InvalidInput, LimitExceeded
 from netfin.core.limits import INT64_MAX
 from netfin.core.money import currency_exponent
@@ -242,7 +243,7 @@ def expand_feature_names(names: Sequence[str]) -> list[str]:
 def load_mapping(path: str | Path) -> HistoryMapping:
     """Parse and check a mapping file; every mistake is reported with its place in the file."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yamltext.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise HistoryRejected(
             f"cannot read mapping {path}: {error}", code="history_mapping_invalid"

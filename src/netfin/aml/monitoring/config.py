@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from netfin.aml.monitoring.model import Alert, Channel, PartyKind, Severity
+from netfin.core import yamltext
 from netfin.core.errors import InvalidInput
 
 PROFILE_BYTES_MAX = 1_000_000
@@ -161,7 +162,7 @@ def load_profile(path: str | Path | None = None) -> Profile:
             raise InvalidInput("a profile is at most 1 MB", code="profile_too_large")
         text = p.read_text(encoding="utf-8")
     try:
-        document = yaml.safe_load(text)
+        document = yamltext.safe_load(text)
     except yaml.YAMLError as error:
         raise InvalidInput(f"the profile is not valid YAML: {error}", code="profile_invalid") from error
     return parse_profile(document)

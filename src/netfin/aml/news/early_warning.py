@@ -31,6 +31,7 @@ from netfin.aml.news.model import (
     EntityKind,
     SentimentPoint,
 )
+from netfin.core import yamltext
 from netfin.core.clock import NS_PER_SECOND
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("config") / "default.yaml"
@@ -104,7 +105,7 @@ def load_config(path: Path | str | None = None) -> WarningConfig:
     """The configuration in ``path``, or the packaged default."""
     chosen = Path(path) if path is not None else DEFAULT_CONFIG_PATH
     try:
-        raw = yaml.safe_load(chosen.read_text(encoding="utf-8"))
+        raw = yamltext.safe_load(chosen.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise NewsConfigInvalid(f"cannot read {chosen}: {error}") from error
     if not isinstance(raw, dict):

@@ -37,6 +37,7 @@ from netfin.aml.news.model import (
     SentimentLabel,
     SentimentScore,
 )
+from netfin.core import yamltext
 
 SCORE_TEXT_LENGTH_MAX = TITLE_LENGTH_MAX + TEXT_LENGTH_MAX + 1
 LEXICONS = Path(__file__).with_name("lexicons")
@@ -99,7 +100,7 @@ def score_of(polarities: Sequence[tuple[str, int]], scorer: str, version: str) -
 
 def _yaml(path: Path) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded = yamltext.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise NewsConfigInvalid(f"cannot read lexicon {path.name}: {error}") from error
     if not isinstance(loaded, dict) or not isinstance(loaded.get("version"), str):

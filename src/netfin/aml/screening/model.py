@@ -15,8 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from netfin.core import yamltext
 from netfin.core.errors import ConfigurationError, InvalidInput, LimitExceeded
 
 # Limits checked at the boundary: a subject's name, its identifiers, a list's size.
@@ -323,7 +322,7 @@ def load_config(path: Path | None = None) -> ScreeningConfig:
         text = (resources.files("netfin.aml.screening") / "config" / DEFAULT_CONFIG_NAME).read_text("utf-8")
     else:
         text = path.read_text("utf-8")
-    raw = yaml.safe_load(text)
+    raw = yamltext.safe_load(text)
     if not isinstance(raw, dict):
         raise ConfigurationError(
             "the screening configuration is not a mapping", code="screening_config_invalid"

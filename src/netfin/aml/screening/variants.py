@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-import yaml
 from pypinyin import lazy_pinyin
 from pypinyin.pinyin_dict import pinyin_dict
 
 from netfin.aml.screening.model import EntryKind, ListEntry
 from netfin.aml.screening.normalise import PARTICLES, forms, sorted_key
+from netfin.core import yamltext
 
 KINDS = ("exact", "typo", "transliteration", "cyrillic", "arabic", "swapped", "dropped_middle", "pinyin")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -347,7 +347,7 @@ def positives(entries: Sequence[ListEntry], *, seed: int, per_kind: int) -> list
 def common_names() -> dict[str, dict[str, list[str]]]:
     """Common given names and surnames by culture (the packaged ``config/common_names.yaml``)."""
     text = (resources.files("netfin.aml.screening") / "config" / "common_names.yaml").read_text("utf-8")
-    raw: dict[str, dict[str, list[str]]] = yaml.safe_load(text)
+    raw: dict[str, dict[str, list[str]]] = yamltext.safe_load(text)
     return raw
 
 

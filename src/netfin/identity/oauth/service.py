@@ -19,7 +19,6 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -140,6 +139,7 @@ class OAuth:
         session_ttl_s: int = 900,
         code_ttl_s: int = 60,
         allow_client_secret: bool = False,
+        password_hasher: PasswordHasher | None = None,
     ) -> None:
         problem = issuer_problem(issuer)
         if problem is not None:
@@ -166,14 +166,21 @@ class OAuth:
         self._verifying_jwk = jwk.OKPKey.import_key(signing_key.public_key())
         self._kid = keys.key_id(signing_key.public_key())
         self._jwks = keys.jwks(signing_key)
-        self._hasher = PasswordHasher()
+        self._hasher = password_hasher if password_hasher is not None else PasswordHasher()
         self._status_cache: dict[str, tuple[ClientStatus | None, int]] = {}
+        self._dummy_hash: str | None = None  # made on first use, with this hasher's parameters
         self._access_claims = jwt.JWTClaimsRegistry(
             now=self._now_s, leeway=TOKEN_LEEWAY_S, **_platform_claims(issuer, self.audience, "client_id")
         )
         self._session_claims = jwt.JWTClaimsRegistry(
             now=self._now_s, leeway=TOKEN_LEEWAY_S, **_platform_claims(issuer, self.audience, "auth_time")
         )
+
+    def _dummy_secret_hash(self) -> str:
+        """A hash of a random secret: an unknown client costs as much time as a wrong secret."""
+        if self._dummy_hash is None:
+            self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(CLIENT_SECRET_BYTES))
+        return self._dummy_hash
 
     def _now_s(self) -> int:
         return self._clock.now_ns() // NS_PER_SECOND
@@ -315,7 +322,7 @@ class OAuth:
         if client is None or client.secret_hash is None:
             # Spend the same argon2 work as for a known client, so that timing
             # does not tell a caller which client ids exist.
-            _verify_secret(self._hasher, _dummy_secret_hash(), secret)
+            _verify_secret(self._hasher, self._dummy_secret_hash(), secret)
             raise InvalidClient("client authentication failed", code="client_authentication_failed")
         if not _verify_secret(self._hasher, client.secret_hash, secret):
             raise InvalidClient("client authentication failed", code="client_secret_invalid")
@@ -678,11 +685,6 @@ def _verify_secret(hasher: PasswordHasher, secret_hash: str, secret: str) -> boo
         return hasher.verify(secret_hash, secret)
     except (VerificationError, InvalidHashError):
         return False
-
-
-@lru_cache(maxsize=1)
-def _dummy_secret_hash() -> str:
-    return PasswordHasher().hash(secrets.token_urlsafe(CLIENT_SECRET_BYTES))
 
 
 def _require_active(client: OAuthClient, *, error: Callable[..., Exception] = InvalidClient) -> None:

@@ -24,6 +24,7 @@ import cel
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from netfin.core import yamltext
 from netfin.risk.rules.errors import RuleSetInvalid
 from netfin.risk.rules.model import Action, Rule, RuleHit, RuleSet
 from netfin.risk.rules.variables import DEFAULT_VARIABLES
@@ -121,11 +122,11 @@ def _parse_yaml(data: bytes, source: str) -> object:
     """Safe-load YAML, refusing duplicate keys, which PyYAML would otherwise silently overwrite."""
     try:
         text = data.decode("utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yamltext.compose(text)
         duplicates = _duplicate_keys(root)
         if duplicates:
             raise RuleSetInvalid(source, duplicates)
-        return yaml.safe_load(text)
+        return yamltext.safe_load(text)
     except UnicodeDecodeError as error:
         raise RuleSetInvalid(source, [f"is not UTF-8: {error}"]) from error
     except yaml.YAMLError as error:
