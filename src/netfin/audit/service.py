@@ -42,7 +42,7 @@ from netfin.audit.model import (
     entry_hash_of,
     seal,
 )
-from netfin.audit.store import AuditStore, entry_from_row
+from netfin.audit.store import AuditStore, Head, entry_from_row
 from netfin.core.clock import Clock
 from netfin.core.errors import ConfigurationError, InvalidInput, InvariantViolation, LimitExceeded
 from netfin.core.ids import IdSource
@@ -110,6 +110,10 @@ class AuditLog:
         self._waiting: deque[_Pending] = deque()
         self._in_flight: list[_Pending] = []
         self._closed = False
+        # The head as this writer's last append left it (PostgreSQL): the next batch is sealed
+        # after it and written in one statement that checks it (AuditStore.append_if_head).
+        # Only the writer thread touches it.
+        self._head: Head | None = None
         # Daemon, so that a process which never calls close() can still exit; no caller
         # is told "recorded" before its commit, so nothing acknowledged is lost that way.
         self._writer = threading.Thread(target=self._write_loop, name="netfin-audit-writer", daemon=True)
@@ -250,6 +254,8 @@ class AuditLog:
             # A bug: the waiting callers must not hang on it, and it must not go quiet.
             self._stop_after_crash(error)
             raise
+        finally:
+            self._store.close()
 
     def _next_batch(self) -> list[_Pending] | None:
         with self._condition:
@@ -272,19 +278,37 @@ class AuditLog:
             pending.succeed(entry)
 
     def _append(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
+        """Seal and write one batch; on PostgreSQL in one statement when the head is as last seen."""
+        head = self._head
+        if head is not None:
+            self._head = None  # unknown until this append's outcome is
+            entries = self._seal(drafts, head)
+            if self._store.append_if_head(head, entries, [draft.detail_json for draft in drafts]):
+                self._head = _head_after(entries)
+                return entries
+        entries = self._append_locked(drafts)
+        if self._store.appends_in_one_statement:
+            self._head = _head_after(entries)
+        return entries
+
+    def _seal(self, drafts: Sequence[AuditDraft], head: Head) -> list[AuditEntry]:
+        # One time for the batch, never before the last entry's: time follows seq.
+        at_ns = max(self._clock.now_ns(), head.at_ns)
+        seq, prev_hash = head.seq, head.chain_hash
+        entries: list[AuditEntry] = []
+        for draft in drafts:
+            seq += 1
+            entry = seal(draft, seq=seq, entry_id=self._ids.new_id(), at_ns=at_ns, prev_hash=prev_hash)
+            entries.append(entry)
+            prev_hash = entry.entry_hash
+        return entries
+
+    def _append_locked(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
         with self._store.append_transaction() as transaction:
             head = transaction.lock_head()
             if head is None:
                 raise InvariantViolation("audit_head has no row; the log was not seeded")
-            # One time for the batch, never before the last entry's: time follows seq.
-            at_ns = max(self._clock.now_ns(), head.at_ns)
-            seq, prev_hash = head.seq, head.chain_hash
-            entries: list[AuditEntry] = []
-            for draft in drafts:
-                seq += 1
-                entry = seal(draft, seq=seq, entry_id=self._ids.new_id(), at_ns=at_ns, prev_hash=prev_hash)
-                entries.append(entry)
-                prev_hash = entry.entry_hash
+            entries = self._seal(drafts, head)
             transaction.append(entries, [draft.detail_json for draft in drafts])
         return entries
 
@@ -350,6 +374,11 @@ class AuditLog:
         of ``VERIFY_CHUNK_ROWS`` entries.
         """
         return _Verification(self._store, progress).run()
+
+
+def _head_after(entries: Sequence[AuditEntry]) -> Head:
+    last = entries[-1]
+    return Head(last.seq, last.entry_hash, last.at_ns)
 
 
 def _check_setting(name: str, value: int, value_max: int) -> None:

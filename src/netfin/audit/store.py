@@ -37,7 +37,7 @@ from netfin.audit.model import (
     AuditFilter,
     DetailValue,
 )
-from netfin.core.errors import ConfigurationError
+from netfin.core.errors import ConfigurationError, InvariantViolation
 from netfin.storage import metadata
 from netfin.storage.bulk import insert_rows
 
@@ -211,6 +211,98 @@ class AuditAppend:
         )
 
 
+_ENTRY_COLUMNS = (
+    ("seq", "bigint"), ("entry_id", "bytea"), ("at_ns", "bigint"), ("actor_kind", "text"),
+    ("actor_id", "text"), ("action", "text"), ("outcome", "text"), ("subject_kind", "text"),
+    ("subject_id", "text"), ("consent_id", "text"), ("interaction_id", "text"), ("reason", "text"),
+    ("detail", "text"), ("prev_hash", "bytea"), ("entry_hash", "bytea"),
+)  # fmt: skip
+# One statement, one round trip, one implicit transaction: move the head from the state this
+# writer last saw to the batch's last entry and insert the batch, or do neither when another
+# writer moved the head meanwhile (the UPDATE then matches no row and the INSERT selects none).
+# Two writers that saw the same head queue on the row lock; the second re-checks the WHERE
+# against the committed row (READ COMMITTED), finds it moved, and inserts nothing.
+_PG_APPEND_IF_HEAD = (
+    "WITH moved AS (UPDATE audit_head SET seq = %(new_seq)s, chain_hash = %(new_hash)s, "
+    "at_ns = %(new_at_ns)s WHERE id = 1 AND seq = %(old_seq)s AND chain_hash = %(old_hash)s "
+    "RETURNING id) "
+    f"INSERT INTO audit_log ({', '.join(name for name, _ in _ENTRY_COLUMNS)}) "
+    "SELECT * FROM unnest("
+    + ", ".join(f"%({name})b::{kind}[]" for name, kind in _ENTRY_COLUMNS)
+    + ") WHERE EXISTS (SELECT 1 FROM moved)"
+)
+
+
+def _entry_columns(entries: Sequence[AuditEntry], details_json: Sequence[str]) -> dict[str, list[Any]]:
+    return {
+        "seq": [e.seq for e in entries],
+        "entry_id": [e.entry_id.to_bytes(16, "big") for e in entries],
+        "at_ns": [e.at_ns for e in entries],
+        "actor_kind": [e.actor_kind for e in entries],
+        "actor_id": [e.actor_id for e in entries],
+        "action": [e.action for e in entries],
+        "outcome": [e.outcome for e in entries],
+        "subject_kind": [e.subject_kind for e in entries],
+        "subject_id": [e.subject_id for e in entries],
+        "consent_id": [e.consent_id for e in entries],
+        "interaction_id": [e.interaction_id for e in entries],
+        "reason": [e.reason for e in entries],
+        "detail": list(details_json),
+        "prev_hash": [e.prev_hash for e in entries],
+        "entry_hash": [e.entry_hash for e in entries],
+    }
+
+
+class _PostgresAppender:
+    """The writer thread's own autocommit connection for ``append_if_head`` (PostgreSQL only).
+
+    Taken out of the pool for good (no checkout, pre-ping or reset per batch);
+    dropped after any error and opened again on the next batch.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._connection: Any = None
+
+    def append_if_head(self, head: Head, entries: Sequence[AuditEntry], details_json: Sequence[str]) -> bool:
+        import psycopg
+
+        last = entries[-1]
+        params: dict[str, Any] = _entry_columns(entries, details_json)
+        params.update(
+            new_seq=last.seq, new_hash=last.entry_hash, new_at_ns=last.at_ns,
+            old_seq=head.seq, old_hash=head.chain_hash,
+        )  # fmt: skip
+        try:
+            connection = self._open()
+            with connection.cursor() as cursor:
+                cursor.execute(_PG_APPEND_IF_HEAD, params)
+                inserted = int(cursor.rowcount)
+        except psycopg.Error as error:
+            self.close()
+            raise sa.exc.DBAPIError(_PG_APPEND_IF_HEAD, None, error) from error
+        if inserted not in (0, len(entries)):
+            raise InvariantViolation(f"an audit append inserted {inserted} of {len(entries)} entries")
+        return inserted == len(entries)
+
+    def _open(self) -> Any:
+        if self._connection is None:
+            pooled = self._engine.raw_connection()
+            driver = pooled.driver_connection
+            pooled.detach()  # closing it closes the socket instead of returning it to the pool
+            if driver is None:  # pragma: no cover - a fresh raw connection always has one
+                raise InvariantViolation("the pool gave a connection without a driver connection")
+            driver.autocommit = True
+            driver.execute(f"SET lock_timeout = {HEAD_LOCK_TIMEOUT_MS}")
+            self._connection = driver
+        return self._connection
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
 def _entry_row(entry: AuditEntry, detail_json: str) -> dict[str, Any]:
     return {
         "seq": entry.seq,
@@ -263,6 +355,28 @@ class AuditStore:
         _check_dialect(engine.dialect.name)
         self.engine = engine
         self.dialect_name = engine.dialect.name
+        self._appender = _PostgresAppender(engine) if self.dialect_name == "postgresql" else None
+
+    @property
+    def appends_in_one_statement(self) -> bool:
+        """Whether ``append_if_head`` is available (PostgreSQL)."""
+        return self._appender is not None
+
+    def append_if_head(self, head: Head, entries: Sequence[AuditEntry], details_json: Sequence[str]) -> bool:
+        """Append ``entries`` (sealed after ``head``) and move the head, in one statement.
+
+        Returns False, having written nothing, when the head is no longer
+        ``head`` (another writer appended); raises ``sa.exc.DBAPIError`` when
+        the statement failed (nothing written) or its outcome is unknown.
+        """
+        if self._appender is None:
+            raise ConfigurationError("append_if_head needs PostgreSQL", code="audit_dialect_unsupported")
+        return self._appender.append_if_head(head, entries, details_json)
+
+    def close(self) -> None:
+        """Close the writer's own connection (the pooled ones belong to the engine)."""
+        if self._appender is not None:
+            self._appender.close()
 
     def seed_head(self) -> None:
         with self.engine.begin() as connection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from typing import Any
 
@@ -40,6 +41,9 @@ def _emit(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+WORKER_HEALTHCHECK_S = 60
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
@@ -53,9 +57,41 @@ def serve(
         os.environ["NETFIN_DATABASE_URL"] = db
     os.environ.setdefault("NETFIN_ISSUER", f"http://{host}:{port}")
     _bank(db).close()  # fail fast on a bad URL or key, and migrate once before the workers start
-    uvicorn.run(
-        "netfin.api.server:application", host=host, port=port, workers=workers, factory=True, access_log=False
-    )
+    # A worker answers the supervisor's health check only once it has spawned and imported;
+    # on a busy host that takes longer than uvicorn's default 5 s, and the supervisor would
+    # kill and respawn workers that were only starting, over and over.
+    config = uvicorn.Config(
+        "netfin.api.server:application", host=host, port=port, workers=workers, factory=True,
+        access_log=False, timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+    )  # fmt: skip
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    Multiprocess(config, sockets=[listening_socket(host, port)]).run()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The workers' shared listening socket, made with ``proto=IPPROTO_TCP``.
+
+    uvicorn binds it as ``socket.socket(family)`` (proto 0) when it runs
+    several workers, and asyncio sets TCP_NODELAY on an accepted connection
+    only when the socket's proto is IPPROTO_TCP: every keep-alive response
+    written in two segments then waited ~40 ms for the client's delayed ACK
+    (docs/benchmarks.md, finding 1). Accepted sockets inherit the proto.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        err.print(f"[red]cannot listen on {host}:{port}[/red]: {error.strerror}")
+        raise typer.Exit(2) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @admin_app.command("create-staff")
