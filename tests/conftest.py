@@ -16,7 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pgtools import PG_DSN, PG_ERROR, drop_pg_schema, pg_schema_url, prepare_pg_schema
+from pgtools import (
+    PG_DSN,
+    PG_ERROR,
+    acquire_pg_schema,
+    drop_free_schemas,
+    drop_pg_schema,
+    pg_schema_url,
+    release_pg_schema,
+)
 
 from netfin.core.clock import ManualClock
 from netfin.ledger import Ledger
@@ -45,11 +53,21 @@ def _netfin_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 def _pg_schema(*, migrated: bool) -> Iterator[str]:
     if PG_ERROR:
         pytest.skip(f"PostgreSQL unreachable at {PG_DSN}: {PG_ERROR}")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
     if migrated:
-        prepare_pg_schema(schema)  # from a dumped template: quicker than migrating
+        # From the dumped template, or one an earlier test of this process left and that was
+        # emptied and checked since (pgtools: reused schemas).
+        schema = acquire_pg_schema()
+        yield pg_schema_url(schema)
+        release_pg_schema(schema)
+        return
+    schema = f"t_{uuid.uuid4().hex[:16]}"
     yield pg_schema_url(schema)
     drop_pg_schema(schema)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not PG_ERROR:
+        drop_free_schemas()
 
 
 @pytest.fixture

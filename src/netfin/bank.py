@@ -154,9 +154,8 @@ class Bank:
 
     def _wire(self, environ: Mapping[str, str]) -> None:
         clock, ids, engine, s = self.clock, self.ids, self.engine, self.settings
-        signing_key = load_api_signing_key()
         # One key signs tokens, event notifications and OB response signatures.
-        self.api_signing_key = signing_key
+        self.api_signing_key = signing_key = load_api_signing_key()
         self.audit = AuditLog(engine, clock=clock, ids=ids)
         self.identity = Identity(engine, self.ledger, self.audit, clock=clock, ids=ids, bank=s.profile)
         self.consents = Consents(engine, self.audit, clock=clock, ids=ids, on_revoked=self._consent_revoked)

@@ -7,18 +7,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from netfin.api import errors, oauth
 from netfin.api.middleware import Guards
 from netfin.api.v1 import aml, credit, customers, operators, payments, risk
+from netfin.storage.engine import POOL_SIZE
 from netfin.web.routes import ROUTERS as WEB_ROUTERS
 
 if TYPE_CHECKING:
     from netfin.bank import Bank
 
 API_TITLE = "netfin API"
+# Request threads per process (FastAPI runs every sync route and dependency on anyio's thread
+# pool, 40 threads by default). No more than the database pool keeps open: a request beyond
+# it would open and close a PostgreSQL session of its own (docs/benchmarks.md, finding 2).
+REQUEST_THREADS = POOL_SIZE
 API_VERSION = "0.1.0"
 
 
@@ -36,6 +42,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         threads, stop = background or ([], threading.Event())
         for thread in threads:
             thread.start()

@@ -162,4 +162,12 @@ AisAccess = Annotated[TppAccess, Depends(tpp("accounts"))]
 PisAccess = Annotated[TppAccess, Depends(tpp("payments"))]
 CbpiiAccess = Annotated[TppAccess, Depends(tpp("fundsconfirmations"))]
 EventsAccess = Annotated[TppAccess, Depends(tpp("accounts", "payments", "fundsconfirmations"))]
-BankDep = Annotated[Any, Depends(bank_of)]
+
+
+async def _bank_dependency(request: Request) -> Bank:
+    """``bank_of`` as a dependency; ``async`` because it only reads app state: FastAPI runs a sync
+    dependency on the thread pool, a hand-off that costs more than the lookup itself."""
+    return bank_of(request)
+
+
+BankDep = Annotated[Any, Depends(_bank_dependency)]

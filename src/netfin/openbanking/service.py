@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+
 from netfin.core.clock import Clock
 from netfin.core.errors import Forbidden, InvalidInput, NetfinError, NotFound
 from netfin.core.limits import PAGE_LIMIT_MAX
@@ -114,10 +116,12 @@ class OpenBanking:
             reason=reason,
         )
 
-    def _consent(self, access: TppAccess, kind: ConsentKind) -> Consent:
+    def _consent(
+        self, access: TppAccess, kind: ConsentKind, *, connection: sa.Connection | None = None
+    ) -> Consent:
         if access.consent_id is None:
             raise Forbidden("this token is not bound to a consent", code="consent_required")
-        consent = self.consents.get(access.consent_id)
+        consent = self.consents.get(access.consent_id, connection=connection)
         require_usable(consent, client_id=access.client_id, kind=kind, now_ns=self.clock.now_ns())
         return consent
 
@@ -142,10 +146,13 @@ class OpenBanking:
 
     def balances(self, access: TppAccess, account_id: str) -> Balance:
         def run() -> Balance:
-            consent = self._consent(access, ConsentKind.ACCOUNT_ACCESS)
-            require_account(consent, account_id)
-            require_permission(consent, Permission.READ_BALANCES)
-            return self._balance(self.identity.get_account(account_id))
+            # The consent and the account on one pooled connection: the hottest TPP read.
+            with self.identity.engine.connect() as connection:
+                consent = self._consent(access, ConsentKind.ACCOUNT_ACCESS, connection=connection)
+                require_account(consent, account_id)
+                require_permission(consent, Permission.READ_BALANCES)
+                account = self.identity.get_account(account_id, connection=connection)
+            return self._balance(account)
 
         return self.audited(access, "ais.balances.read", ("account", account_id), run)
 

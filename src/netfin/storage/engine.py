@@ -17,7 +17,12 @@ VERSION_TABLE = "platform_version"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _MIGRATION_LOCK = 0x6E66_706C  # "nfpl": serialises concurrent migrations on PostgreSQL
-POOL_SIZE = 8
+# Connections each process keeps open to PostgreSQL, and how many more it may open for a
+# burst (closed again when returned). The API caps its request threads at POOL_SIZE
+# (netfin.api.app.REQUEST_THREADS) so that a busy worker reuses pooled connections instead
+# of opening and closing a session per request; background threads use the overflow.
+POOL_SIZE = 16
+POOL_OVERFLOW = 16
 
 metadata = sa.MetaData(
     naming_convention={
@@ -45,7 +50,7 @@ def open_engine(url: str, *, run_migrations: bool = True) -> sa.Engine:
         engine = sa.create_engine(
             parsed.set(query=query),
             pool_size=POOL_SIZE,
-            max_overflow=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
             pool_pre_ping=True,
             connect_args={"connect_timeout": 10, "options": f"-c search_path={schema}"},
         )

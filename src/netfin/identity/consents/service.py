@@ -112,10 +112,17 @@ class Consents:
 
     # Reads -----------------------------------------------------------------
 
-    def get(self, consent_id: str) -> Consent:
-        """Unscoped read for use cases that scope themselves (see ``model.require_usable``)."""
-        with self.engine.connect() as connection:
+    def get(self, consent_id: str, *, connection: sa.Connection | None = None) -> Consent:
+        """Unscoped read for use cases that scope themselves (see ``model.require_usable``).
+
+        ``connection``: read on this open connection (a caller reading several
+        things at once) instead of checking one out of the pool.
+        """
+        if connection is not None:
             consent = store.load(connection, consent_id)
+        else:
+            with self.engine.connect() as connection:
+                consent = store.load(connection, consent_id)
         if consent is None:
             raise NotFound("no such consent", code="consent_not_found")
         return self._as_of_now(consent)
