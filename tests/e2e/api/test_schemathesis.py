@@ -48,6 +48,11 @@ _TOKENS: dict[str, str] = {}
 # opened by the module fixture below (the OpenAPI document does not need one).
 APP = create_app(cast(Bank, None))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+# Schemathesis's coverage phase (boundary and negative values of every field, built when the
+# tests are collected) took 30 s of every pytest-xdist worker's collection and most of these
+# tests' run time. The fuzzing phase below still draws positive and negative cases
+# (GenerationMode.POSITIVE and NEGATIVE, the default), 25 per operation.
+schema.config.phases.coverage.enabled = False
 
 
 @pytest.fixture(scope="module", autouse=True)
