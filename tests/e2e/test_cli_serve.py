@@ -86,3 +86,23 @@ def _wait_until_up(http: httpx.Client, server: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             time.sleep(0.2)
     pytest.fail("netfin serve did not answer within 60 s")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_taken_port_is_a_failed_start_not_a_silent_exit(tmp_path: Path, workers: str) -> None:
+    env = {
+        **os.environ,
+        "NETFIN_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "NETFIN_HOME": str(tmp_path / "home"),
+    }
+    netfin = Path(sys.executable).with_name("netfin")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = subprocess.run(
+            [str(netfin), "serve", "--workers", workers, "--port", port],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert result.returncode != 0
+    assert "address already in use" in result.stderr.lower() or "cannot listen" in result.stderr

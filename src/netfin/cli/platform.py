@@ -65,7 +65,10 @@ def serve(
         access_log=False, timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )  # fmt: skip
     if workers == 1:
-        uvicorn.Server(config).run()
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:  # the port was taken, or the application failed to start
+            raise typer.Exit(3)
         return
     from uvicorn.supervisors import Multiprocess
 
