@@ -27,6 +27,7 @@ from netfin.cli.platform import listening_socket
 
 REQUESTS = 30
 NAGLE_LINE_S = 0.020
+STOP_WITHIN_S = 30
 
 
 def _free_port() -> int:
@@ -44,24 +45,46 @@ def test_the_listening_socket_is_tcp_so_accepted_connections_get_nodelay() -> No
         sock.close()
 
 
-def test_two_workers_answer_keep_alive_requests_without_the_delayed_ack_wait(tmp_path: Path) -> None:
-    port = _free_port()
+def _start(tmp_path: Path, port: int, workers: str = "2") -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "NETFIN_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
         "NETFIN_HOME": str(tmp_path / "home"),
     }
     netfin = Path(sys.executable).with_name("netfin")
-    server = subprocess.Popen(
-        [str(netfin), "serve", "--workers", "2", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    with (tmp_path / "serve.log").open("wb") as log:  # a file, never an unread pipe that can fill
+        return subprocess.Popen(
+            [str(netfin), "serve", "--workers", workers, "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+
+
+def _stop(server: subprocess.Popen[bytes], tmp_path: Path, within_s: float) -> float:
+    """SIGTERM to the whole process group, as a service manager stops it; seconds until it exited."""
+    started = time.monotonic()
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=within_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+        pytest.fail(f"netfin serve still ran {within_s} s after SIGTERM:\n{_log(tmp_path)}")
+    return time.monotonic() - started
+
+
+def _log(tmp_path: Path) -> str:
+    return (tmp_path / "serve.log").read_text(errors="replace")[-4000:]
+
+
+def test_two_workers_answer_keep_alive_requests_without_the_delayed_ack_wait(tmp_path: Path) -> None:
+    port = _free_port()
+    server = _start(tmp_path, port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5.0) as http:
-            _wait_until_up(http, server)
+            _wait_until_up(http, server, tmp_path)
             times = []
             for _ in range(REQUESTS):
                 started = time.perf_counter()
@@ -69,17 +92,27 @@ def test_two_workers_answer_keep_alive_requests_without_the_delayed_ack_wait(tmp
                 times.append(time.perf_counter() - started)
         assert statistics.median(times) < NAGLE_LINE_S, f"median {statistics.median(times) * 1000:.1f} ms"
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        if server.stderr is not None:
-            server.stderr.close()
+        _stop(server, tmp_path, within_s=STOP_WITHIN_S)
 
 
-def _wait_until_up(http: httpx.Client, server: subprocess.Popen[bytes]) -> None:
+def test_a_stop_while_workers_start_is_prompt_and_restarts_nothing(tmp_path: Path) -> None:
+    """SIGTERM while the workers still import kills them; the supervisor must not wait out its
+    60 s health check, take them for crashed and start new ones."""
+    server = _start(tmp_path, _free_port())
+    deadline = time.monotonic() + 60
+    while "Started parent process" not in _log(tmp_path):
+        assert server.poll() is None and time.monotonic() < deadline, _log(tmp_path)
+        time.sleep(0.05)
+    time.sleep(1.5)  # past the supervisor's first 0.5 s wait: it is now checking the starting workers
+    _stop(server, tmp_path, within_s=STOP_WITHIN_S)
+    assert "died" not in _log(tmp_path)
+
+
+def _wait_until_up(http: httpx.Client, server: subprocess.Popen[bytes], tmp_path: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            pytest.fail(f"netfin serve exited: {server.stderr.read().decode() if server.stderr else ''}")
+            pytest.fail(f"netfin serve exited:\n{_log(tmp_path)}")
         try:
             if http.get("/oauth2/jwks").status_code == 200:
                 return

@@ -70,9 +70,9 @@ def serve(
         if not server.started:  # the port was taken, or the application failed to start
             raise typer.Exit(3)
         return
-    from uvicorn.supervisors import Multiprocess
+    from netfin.cli.supervisor import Supervisor
 
-    Multiprocess(config, sockets=[listening_socket(host, port)]).run()
+    Supervisor(config, sockets=[listening_socket(host, port)]).run()
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
