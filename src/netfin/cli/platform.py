@@ -56,7 +56,12 @@ def serve(
     if db:
         os.environ["NETFIN_DATABASE_URL"] = db
     os.environ.setdefault("NETFIN_ISSUER", f"http://{host}:{port}")
-    _bank(db).close()  # fail fast on a bad URL or key, and migrate once before the workers start
+    sock = listening_socket(host, port)  # a taken port fails here, before anything is opened
+    try:
+        _bank(db).close()  # fail fast on a bad URL or key, and migrate once before the workers start
+    except BaseException:
+        sock.close()
+        raise
     # A worker answers the supervisor's health check only once it has spawned and imported;
     # on a busy host that takes longer than uvicorn's default 5 s, and the supervisor would
     # kill and respawn workers that were only starting, over and over.
@@ -66,13 +71,13 @@ def serve(
     )  # fmt: skip
     if workers == 1:
         server = uvicorn.Server(config)
-        server.run()
-        if not server.started:  # the port was taken, or the application failed to start
+        server.run(sockets=[sock])
+        if not server.started:  # the application failed to start
             raise typer.Exit(3)
         return
     from netfin.cli.supervisor import Supervisor
 
-    Supervisor(config, sockets=[listening_socket(host, port)]).run()
+    Supervisor(config, sockets=[sock]).run()
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
