@@ -49,8 +49,6 @@ import numpy as np
 import numpy.typing as npt
 from rich.console import Group
 from rich.table import Table
-from scipy.stats import chi2  # type: ignore[import-untyped]
-from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 
 from netfin.core.errors import InvalidInput, LimitExceeded
 from netfin.risk import metrics
@@ -141,6 +139,8 @@ def ks_statistic(y: npt.ArrayLike, risk: npt.ArrayLike) -> tuple[float | None, f
     labels = np.asarray(y)
     if labels.min() == labels.max():
         return None, None
+    from sklearn.metrics import roc_curve  # measuring only: kept off the Bank's import
+
     fpr, tpr, thresholds = roc_curve(labels, risk, drop_intermediate=False)
     gap = np.abs(tpr - fpr)
     best = int(np.argmax(gap))
@@ -179,6 +179,8 @@ def hosmer_lemeshow(groups: tuple[CalibrationGroup, ...]) -> HosmerLemeshow:
         if variance > 0:
             statistic += (g.defaults - expected) ** 2 / variance
     dof = len(groups) - 2
+    from scipy.stats import chi2  # type: ignore[import-untyped]
+
     p_value = float(chi2.sf(statistic, dof)) if dof >= 1 else None
     return HosmerLemeshow(statistic=statistic, degrees_of_freedom=dof, p_value=p_value)
 
@@ -199,6 +201,8 @@ def model_report(
     points. ``reference``: the same quantity on the reference sample (PSI).
     ``probability``: PDs for the calibration when ``score_or_pd`` holds points.
     """
+    from sklearn.metrics import brier_score_loss, roc_auc_score  # measuring only: kept off the Bank's import
+
     y = _labels(y_true)
     values = _values(score_or_pd, "score_or_pd", y.size)
     resolved = _kind(values, kind)

@@ -76,15 +76,10 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import optbinning
 import pandas as pd  # type: ignore[import-untyped]
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-import sklearn
-from optbinning import BinningProcess, Scorecard
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
 
 from netfin.core.clock import Clock, SystemClock
 from netfin.core.errors import InvalidInput, LimitExceeded, NotFound, invariant
@@ -715,6 +710,8 @@ def split_frame(frame: Any, spec: ScorecardSpec, *, seed: int) -> tuple[IntArray
     y = _target(frame, spec.target)
     positions = np.arange(y.size, dtype=np.int64)
     if spec.split_column is None:
+        from sklearn.model_selection import train_test_split  # training only: kept off the Bank's import
+
         train, test = train_test_split(positions, test_size=spec.test_size, stratify=y, random_state=seed)
         return np.sort(train), np.sort(test)
     if spec.split_column not in frame.columns:
@@ -769,6 +766,8 @@ def _binning_process(spec: ScorecardSpec, prepared: _Prepared) -> Any:
     iv_bounds: dict[str, float] = {"min": spec.iv_min}
     if spec.iv_max is not None:
         iv_bounds["max"] = spec.iv_max
+    from optbinning import BinningProcess
+
     return BinningProcess(
         list(prepared.features),
         categorical_variables=list(prepared.categorical) or None,
@@ -781,6 +780,9 @@ def _binning_process(spec: ScorecardSpec, prepared: _Prepared) -> Any:
 
 
 def _fit(spec: ScorecardSpec, prepared: _Prepared, train: IntArray, seed: int) -> Any:
+    from optbinning import Scorecard
+    from sklearn.linear_model import LogisticRegression
+
     estimator = LogisticRegression(
         C=spec.regularisation_c, max_iter=LOGISTIC_ITERATIONS_MAX, random_state=seed
     )
@@ -985,6 +987,9 @@ def _metadata(
     reports: Mapping[str, ModelReport],
     fingerprint: dict[str, Any],
 ) -> dict[str, Any]:
+    import optbinning
+    import sklearn
+
     created = datetime.fromtimestamp((clock or SystemClock()).now_ns() // 1_000_000_000, tz=UTC)
     digest = hashlib.sha256(canonical_json(model.to_json()) + fingerprint["sha256"].encode()).hexdigest()[:10]
     return {

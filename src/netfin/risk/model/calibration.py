@@ -29,8 +29,6 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
 from netfin.core.errors import InvalidInput
 
@@ -104,10 +102,14 @@ def fit_calibrator(
             code="calibration_one_class",
         )
     if method == "platt":
+        from sklearn.linear_model import LogisticRegression  # fitting only: kept off the Bank's import
+
         regression = LogisticRegression(C=PLATT_C, solver="lbfgs", max_iter=1000)
         regression.fit(margin.reshape(-1, 1), labels)
         return PlattCalibrator(regression.coef_[0, 0].item(), regression.intercept_[0].item())
     if method == "isotonic":
+        from sklearn.isotonic import IsotonicRegression
+
         isotonic = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
         isotonic.fit(margin, labels)
         return IsotonicCalibrator(
