@@ -38,7 +38,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_evaluate_reports_model_rules_and_their_overlap(history: Path) -> None:
-    code, body = _run("evaluate", "--data", str(history), "--json")
+    code, body = _run("evaluate", "--data", str(history), "--unseen-typologies", "--json")
     assert code == 0, body
     model, rules = body["model"], body["rules_score"]
     assert model["frauds"] > 0 and 0 <= model["auprc"] <= 1 and model["money_stopped"]["alert_rate"] == 0.005
@@ -46,6 +46,30 @@ def test_evaluate_reports_model_rules_and_their_overlap(history: Path) -> None:
     overlap = body["overlap_at_alert_rate"]
     assert overlap["either"]["frauds"] >= max(overlap["model"]["frauds"], overlap["rules"]["frauds"])
     assert body["split"]["test"][1] == body["rows"]
+    unseen = body["unseen_typologies"]
+    assert set(unseen) >= {"card_testing", "account_takeover"}
+    for name, o in unseen.items():  # one typology's frauds only, split into who caught them
+        assert o["frauds"] == model["scenarios"].get(name, {}).get("frauds", 0), name
+        assert o["either"]["frauds"] == o["model"]["frauds"] + o["rules_only"]["frauds"] <= o["frauds"]
+        assert o["rules"]["frauds"] == o["either"]["frauds"] - o["model_only"]["frauds"]
+        assert o["rules_only"]["fraud_minor"] <= o["fraud_minor"]
+
+
+def test_unseen_typologies_need_fraud_types(history: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from netfin.core.errors import InvalidInput
+    from netfin.risk.evaluation import unseen_typologies
+    from netfin.risk.rules import load_default_ruleset
+
+    events = pq.read_table(history)
+    untyped = events.set_column(
+        events.schema.get_field_index("scenario"), "scenario", pa.array([""] * events.num_rows)
+    )
+    with pytest.raises(InvalidInput) as refused:
+        unseen_typologies(untyped, ruleset=load_default_ruleset())
+    assert refused.value.code == "risk_no_typologies"
 
 
 def test_train_writes_an_artefact_that_loads_and_scores(history: Path, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from netfin.risk.evaluation import (
     evaluate_history,
     featurise,
     train_from_decisions,
+    unseen_typologies,
 )
 from netfin.risk.events import EVENT_COLUMNS
 from netfin.risk.mapping import load_history, load_mapping
@@ -108,6 +109,19 @@ def _metrics_table(title: str, rows: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
+def _unseen_table(result: dict[str, Any]) -> Table:
+    table = Table(title="each fraud type left out of training, at the model's 0.5% alert rate")
+    for column in ("left out", "frauds", "model catches", "rules catch", "rules only", "money rules only"):
+        table.add_column(column)
+    for name, o in result.items():
+        share = o["rules_only"]["fraud_minor"] / o["fraud_minor"] if o["fraud_minor"] else None
+        table.add_row(
+            name, f"{o['frauds']:,}", f"{o['model']['frauds']:,}", f"{o['rules']['frauds']:,}",
+            f"{o['rules_only']['frauds']:,}", _f(share),
+        )  # fmt: skip
+    return table
+
+
 def _f(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -118,6 +132,11 @@ def evaluate_command(
     model_out: Path | None = typer.Option(None, "--model-out", help="Also save the trained model here."),
     held_out: Path | None = typer.Option(
         None, "--held-out", help="Measure on this history's later part instead (same format)."
+    ),
+    unseen: bool = typer.Option(
+        False, "--unseen-typologies",
+        help="Also train once per fraud type with that type left out: what do the rules catch that the "
+        "model, never having seen it, misses? Needs the mapping's scenario column.",
     ),
     json: bool = JsonOption,
 ) -> None:  # fmt: skip
@@ -131,6 +150,10 @@ def evaluate_command(
             model, report = evaluate_history(
                 history, ruleset=ruleset, extra=extra, progress=tell, held_out=other
             )
+            if unseen:
+                report["unseen_typologies"] = unseen_typologies(
+                    history, ruleset=ruleset, held_out=other, progress=tell
+                )
     except (NetfinError, OSError, ValueError, KeyError) as error:
         refuse(error, json)
     if model_out is not None:
@@ -150,6 +173,8 @@ def evaluate_command(
         f" rules only {overlap['rules_only']['frauds']}, model only {overlap['model_only']['frauds']}"
         f" of {overlap['frauds']} frauds"
     )
+    if unseen:
+        out.print(_unseen_table(report["unseen_typologies"]))
 
 
 @risk_app.command("train")
