@@ -107,6 +107,12 @@ def bench_amlsim() -> None:
         "AMLSim communities", lambda: engine.communities(edges, MuleParams(dwell_ns=10 * DAY_NS))
     )
     _score("mule members", {n for c in communities for n in c.mule_members}, fraud)
+    networks = _timed(
+        "AMLSim mule networks (sweeps)", lambda: engine.mule_networks(edges, MuleParams(dwell_ns=10 * DAY_NS))
+    )
+    _score(
+        "mule networks (mules and collectors)", {n for m in networks for n in (*m.mules, m.collector)}, fraud
+    )
 
 
 def bench_hubs() -> None:
@@ -144,6 +150,10 @@ def bench_communities() -> None:
         lambda: engine.communities(edges, MuleParams()),
     )
     print(f"  {len(found)} communities reported")
+    networks = _timed(
+        "mule networks (sweeps), 200k nodes / 1M edges", lambda: engine.mule_networks(edges, MuleParams())
+    )
+    print(f"  {len(networks)} mule networks reported")
     components = _timed("weak components, 1M edges", lambda: engine.components(edges))
     print(f"  {len(components)} components, largest {len(components[0].members)}")
 
@@ -208,10 +218,13 @@ def bench_batch(count: int) -> None:
         "  scatter-gather (K=3, window 2 d)",
         lambda: engine.scatter_gather(edges, intermediaries_min=3, window_ns=2 * DAY_NS),
     )
+    networks = _timed(
+        "  mule networks (sweeps, dwell 2 d)", lambda: engine.mule_networks(edges, MuleParams())
+    )
     print(
         f"batch scan of {count} transfers: {time.perf_counter() - started:.1f} s, "
-        f"peak RSS {_rss_mb():.0f} MB; "
-        f"{len(cycles.cycles)} cycles, {len(fans)} fans, {len(spreads)} spreads, truncated {cycles.truncated}"
+        f"peak RSS {_rss_mb():.0f} MB; {len(cycles.cycles)} cycles, {len(fans)} fans, "
+        f"{len(spreads)} spreads, {len(networks)} mule networks, truncated {cycles.truncated}"
     )
 
 

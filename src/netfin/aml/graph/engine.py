@@ -18,6 +18,7 @@ from netfin.aml.graph.model import (
     Component,
     CycleSearch,
     FanPattern,
+    MuleNetwork,
     ScatterGather,
     TxEdges,
 )
@@ -62,12 +63,16 @@ class GraphLimits:
 
 @dataclass(frozen=True, slots=True)
 class MuleParams:
-    """What makes an account look like a mule, and which communities to report.
+    """What makes an account look like a mule, and which communities and networks to report.
 
-    A mule has at least ``payers_min`` distinct payers, pays out at least
-    ``pass_through_bps_min`` of what came in (or takes in that share of what
-    it paid out), and pays on at least ``quick_out_bps_min`` of its incoming
-    transfers within ``dwell_ns``.
+    For ``communities`` (over an account's whole batch): a mule has at least
+    ``payers_min`` distinct payers, pays out at least ``pass_through_bps_min``
+    of what came in (or takes in that share of what it paid out), and pays on
+    at least ``quick_out_bps_min`` of its incoming transfers within ``dwell_ns``.
+    For ``mule_networks`` (per sweep): the same ``payers_min`` and
+    ``pass_through_bps_min`` over the ``dwell_ns`` before each transfer out,
+    windows of more than ``sweep_inflows_max`` incoming transfers left out as
+    hubs, and at least ``mule_members_min`` mules sweeping to one collector.
     """
 
     payers_min: int = 3
@@ -77,6 +82,7 @@ class MuleParams:
     community_size_min: int = 3
     community_size_max: int = 500
     mule_members_min: int = 2
+    sweep_inflows_max: int = 1_000
     communities_max: int = 1_000
     resolution: float = 1.0
     seed: int = 7
@@ -88,7 +94,12 @@ class MuleParams:
             raise GraphInputInvalid("shares are 0..10000 basis points", code="mule_params_invalid")
         if not 2 <= self.community_size_min <= self.community_size_max:
             raise GraphInputInvalid("community sizes need 2 <= min <= max", code="mule_params_invalid")
-        if self.mule_members_min < 0 or self.communities_max < 1 or self.resolution <= 0:
+        if (
+            self.mule_members_min < 0
+            or self.communities_max < 1
+            or self.resolution <= 0
+            or self.sweep_inflows_max < 1
+        ):
             raise GraphInputInvalid("counts and resolution must be positive", code="mule_params_invalid")
 
 
@@ -111,6 +122,10 @@ class GraphEngine(Protocol):
 
     def communities(self, edges: TxEdges, params: MuleParams) -> list[Community]:
         """Communities ranked by mule score, most suspicious first."""
+        ...
+
+    def mule_networks(self, edges: TxEdges, params: MuleParams) -> list[MuleNetwork]:
+        """Collectors of sweeps from several mules (see ``netfin.aml.graph.mules``), most mules first."""
         ...
 
     def fan_patterns(self, edges: TxEdges, *, counterparties_min: int, window_ns: int) -> list[FanPattern]:

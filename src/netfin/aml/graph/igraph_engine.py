@@ -21,7 +21,16 @@ from netfin.aml.graph.communities import find_communities, find_components
 from netfin.aml.graph.cycles import search_cycles
 from netfin.aml.graph.engine import GraphLimits, MuleParams
 from netfin.aml.graph.errors import GraphInputInvalid, GraphLimitExceeded
-from netfin.aml.graph.model import Community, Component, CycleSearch, FanPattern, ScatterGather, TxEdges
+from netfin.aml.graph.model import (
+    Community,
+    Component,
+    CycleSearch,
+    FanPattern,
+    MuleNetwork,
+    ScatterGather,
+    TxEdges,
+)
+from netfin.aml.graph.mules import find_mule_networks
 from netfin.aml.graph.patterns import find_fans, find_spreads
 
 
@@ -54,6 +63,10 @@ class IgraphEngine:
     def communities(self, edges: TxEdges, params: MuleParams) -> list[Community]:
         self._check(edges)
         return find_communities(edges, params)
+
+    def mule_networks(self, edges: TxEdges, params: MuleParams) -> list[MuleNetwork]:
+        self._check(edges)
+        return find_mule_networks(edges, params)
 
     def fan_patterns(self, edges: TxEdges, *, counterparties_min: int, window_ns: int) -> list[FanPattern]:
         self._check(edges)

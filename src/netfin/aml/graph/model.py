@@ -294,6 +294,47 @@ class Community:
 
 
 @dataclass(frozen=True, slots=True)
+class MuleNetwork:
+    """Several mules sweeping what they collected to one collecting account.
+
+    A *sweep* is a transfer out of an account that, with the account's other
+    payments in the ``dwell_ns`` before it, carries on what at least
+    ``payers_min`` distinct payers paid in over that time (pass-through at
+    least ``pass_through_bps_min``). A network is a ``collector`` that
+    received sweeps from at least ``mule_members_min`` distinct ``mules``.
+    ``feeders`` paid the mules inside their sweep windows; ``edges`` holds
+    the sweeps first, then the feeding transfers. ``score`` is the share of
+    everything the collector received that came as sweeps.
+    """
+
+    collector: int
+    mules: tuple[int, ...]
+    feeders: tuple[int, ...]
+    sweep_count: int
+    edge_count: int
+    edges: tuple[int, ...]
+    amount_swept_minor: int
+    amount_collected_minor: int
+    score: float
+
+    @property
+    def members(self) -> tuple[int, ...]:
+        return (self.collector, *self.mules, *self.feeders)
+
+    def evidence(self, edges: TxEdges, index: NodeIndex | None = None) -> Evidence:
+        found = _subgraph_evidence("mule_network", self.members, self.edges, self.edge_count, edges, index)
+        found.update(
+            collector=_label(self.collector, index),
+            mule_members=[_label(n, index) for n in self.mules],
+            sweep_count=self.sweep_count,
+            amount_swept_minor=self.amount_swept_minor,
+            amount_collected_minor=self.amount_collected_minor,
+            score=self.score,
+        )
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class FanPattern:
     """One hub with at least K distinct counterparties on one side inside a window."""
 

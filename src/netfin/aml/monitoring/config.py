@@ -61,8 +61,6 @@ KINDS: dict[str, frozenset[str]] = {
             "window_hours",
             "min_payers",
             "pass_through_ratio",
-            "quick_out_ratio",
-            "community_size_min",
             "mule_members_min",
             "min_amount_minor",
         }

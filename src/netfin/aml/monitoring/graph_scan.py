@@ -113,25 +113,24 @@ def _mules(engine: GraphEngine, graph: _Graph, s: Scenario, profile: Profile) ->
     params = MuleParams(
         payers_min=int(p["min_payers"]),
         pass_through_bps_min=int(s.ratio("pass_through_ratio") * _BPS),
-        quick_out_bps_min=int(s.ratio("quick_out_ratio") * _BPS),
         dwell_ns=s.window_ms() * _MS_NS,
-        community_size_min=int(p["community_size_min"]),
         mule_members_min=int(p["mule_members_min"]),
     )
     out: list[Alert] = []
-    for community in engine.communities(graph.edges, params):
+    for network in engine.mule_networks(graph.edges, params):
         facts = {
-            "members": len(community.members),
-            "mules": len(community.mule_members),
-            "amount_internal_minor": community.amount_internal_minor,
-            "score": f"{community.score:.2f}",
+            "members": len(network.members),
+            "mules": len(network.mules),
+            "sweeps": network.sweep_count,
+            "amount_swept_minor": network.amount_swept_minor,
+            "score": f"{network.score:.2f}",
         }
-        evidence = community.evidence(graph.edges, graph.index)
-        rows = list(community.edges)
+        evidence = network.evidence(graph.edges, graph.index)
+        rows = list(network.edges)
         last = int(graph.edges.ts_ns[rows].max()) // _MS_NS if rows else 0
         txns = graph.txns(rows, profile.evidence_max)
         out += [
             s.alert(profile.label, a, last, facts, txns, evidence)
-            for a in graph.customers(community.mule_members)
+            for a in graph.customers((*network.mules, network.collector))
         ]
     return out

@@ -52,5 +52,7 @@ def test_a_mule_network() -> None:
     txns.sort(key=lambda t: t.ts_ms)
     alerts = [a for a in scan(txns_to_table(txns), load_profile()).alerts if a.scenario == "STR-MULE-NETWORK"]
     flagged = {a.account for a in alerts}
-    assert len(flagged) >= 2 and flagged <= {f"mule{m}" for m in range(4)}  # mules only, never their victims
-    assert alerts[0].facts["mules"] >= 2 and alerts[0].subgraph
+    assert flagged == {f"mule{m}" for m in range(4)} | {
+        "handler"
+    }  # the mules and their collector, never victims
+    assert alerts[0].facts["mules"] == 4 and alerts[0].facts["sweeps"] == 4 and alerts[0].subgraph
