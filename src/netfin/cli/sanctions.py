@@ -116,7 +116,7 @@ def _table(result: dict[str, Any]) -> Table:
         matched = c["name"] if c["matched_name"] == c["name"] else f"{c['name']}\n({c['matched_name']})"
         table.add_row(
             str(rank),
-            f"{c['list_id']}:{c['entry_id']}",
+            f"{c['list_id']}:{c['entry_id']}" + (" (PEP)" if c.get("category") == "pep" else ""),
             matched,
             f"{c['score']:.3f}",
             c["decision"],

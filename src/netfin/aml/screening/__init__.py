@@ -2,7 +2,9 @@
 
 Lists: OFAC SDN (legacy CSV and advanced XML), the UN Security Council
 consolidated list and the EU Financial Sanctions Files, each XML file
-validated against its XSD (``lists``). Names on both sides pass through one
+validated against its XSD, and OpenSanctions' simplified CSV, whose PEP
+collection gives entries of category ``pep`` (``lists``). A PEP match asks
+for enhanced due diligence; it never holds a payment. Names on both sides pass through one
 normaliser (``normalise.fold``/``forms``: Han to pinyin, other scripts to
 ASCII, honorifics and legal forms dropped, token order ignored). The index
 (``index.ScreeningIndex``) retrieves broadly (tokens, phonetic keys,
@@ -23,7 +25,7 @@ Public names: ``fold``, ``forms``, ``ScreeningIndex``, ``Screener``,
 ``Evidence``, ``Decision``, ``ScreeningStatus``, ``ScreeningReason``,
 ``SubjectKind``, ``ScreeningConfig``, ``load_config``, ``LoadedList``,
 ``load_directory``, ``load_ofac_csv``, ``load_un_xml``, ``load_eu_xml``,
-``load_ofac_advanced_xml``.
+``load_ofac_advanced_xml``, ``load_opensanctions_csv``, ``ListCategory``.
 """
 
 from netfin.aml.screening.index import ScreeningIndex
@@ -33,6 +35,7 @@ from netfin.aml.screening.lists import (
     load_eu_xml,
     load_ofac_advanced_xml,
     load_ofac_csv,
+    load_opensanctions_csv,
     load_un_xml,
 )
 from netfin.aml.screening.model import (
@@ -41,6 +44,7 @@ from netfin.aml.screening.model import (
     Decision,
     Evidence,
     Identifier,
+    ListCategory,
     ListEntry,
     ScreeningConfig,
     ScreeningReason,
@@ -65,6 +69,7 @@ __all__ = [
     "Decision",
     "Evidence",
     "Identifier",
+    "ListCategory",
     "ListEntry",
     "LoadedList",
     "Screener",
@@ -85,5 +90,6 @@ __all__ = [
     "load_eu_xml",
     "load_ofac_advanced_xml",
     "load_ofac_csv",
+    "load_opensanctions_csv",
     "load_un_xml",
 ]

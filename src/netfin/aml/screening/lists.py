@@ -1,4 +1,5 @@
-"""Loaders for the public sanctions lists: OFAC SDN (CSV and advanced XML), UN consolidated, EU FSF.
+"""Loaders for the public sanctions and PEP lists: OFAC SDN (CSV and advanced XML), UN consolidated,
+EU FSF, and OpenSanctions' simplified CSV (``targets.simple.csv``; its PEP collection gives PEP entries).
 
 Each loader returns a ``LoadedList``: the entries and a version fingerprint
 (the SHA-256 of the file's bytes), so a changed file is a new list version and
@@ -32,6 +33,7 @@ from netfin.aml.screening.model import (
     BirthDate,
     EntryKind,
     Identifier,
+    ListCategory,
     ListEntry,
     ListFileInvalid,
     ScreeningRejected,
@@ -147,8 +149,10 @@ class LoadedList:
 
     def summary(self) -> dict[str, Any]:
         kinds: dict[str, int] = {}
+        categories: dict[str, int] = {}
         for entry in self.entries:
             kinds[entry.kind.value] = kinds.get(entry.kind.value, 0) + 1
+            categories[entry.category.value] = categories.get(entry.category.value, 0) + 1
         names = sum(1 + len(e.aliases) for e in self.entries)
         return {
             "list_id": self.list_id,
@@ -157,6 +161,7 @@ class LoadedList:
             "entries": len(self.entries),
             "names": names,
             "kinds": kinds,
+            "categories": categories,
             "schema_deviations": list(self.schema_deviations),
         }
 
@@ -325,6 +330,82 @@ def load_ofac_csv(path: Path) -> LoadedList:
         text = data.decode("latin-1")
     try:
         return _finish("ofac_sdn", data, path, _ofac_rows(text, path))
+    except csv.Error as error:
+        raise ListFileInvalid(f"{path.name} is not valid CSV: {error}") from error
+
+
+# --- OpenSanctions' simplified CSV ------------------------------------------------------------------
+
+OPENSANCTIONS_COLUMNS = ("id", "schema", "name", "aliases", "birth_date", "countries", "identifiers")
+_OPENSANCTIONS_KINDS = {
+    "Person": EntryKind.PERSON,
+    "Vessel": EntryKind.VESSEL,
+    "Airplane": EntryKind.AIRCRAFT,
+    "Organization": EntryKind.ENTITY,
+    "Company": EntryKind.ENTITY,
+    "LegalEntity": EntryKind.ENTITY,
+    "PublicBody": EntryKind.ENTITY,
+}
+_ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def _multi(cell: str) -> list[str]:
+    """A cell of several values: OpenSanctions joins them with ``;`` (quoted where a value has one)."""
+    if not cell.strip():
+        return []
+    return [v.strip() for v in next(csv.reader([cell], delimiter=";")) if v.strip()]
+
+
+def _iso_birth_date(text: str) -> BirthDate | None:
+    found = _ISO_DATE.match(text)
+    if found is None:
+        return None
+    year, month, day = (int(g) if g else None for g in found.groups())
+    try:
+        return BirthDate(year or 0, month, day)
+    except ScreeningRejected:
+        return None
+
+
+def _opensanctions_rows(text: str, path: Path, list_id: str, category: ListCategory) -> Iterator[ListEntry]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = [c for c in OPENSANCTIONS_COLUMNS if c not in (reader.fieldnames or ())]
+    if missing:
+        raise ListFileInvalid(f"{path.name} is not an OpenSanctions simplified CSV: no column(s) {missing}")
+    for number, row in enumerate(reader, start=2):
+        kind = _OPENSANCTIONS_KINDS.get((row["schema"] or "").strip())
+        if kind is None:
+            continue  # addresses, securities and other non-party records are not screened
+        if not (row["id"] or "").strip() or not (row["name"] or "").strip():
+            raise ListFileInvalid(f"{path.name} row {number}: no id or name")
+        births = (_iso_birth_date(v) for v in _multi(row["birth_date"] or ""))
+        yield ListEntry(
+            list_id=list_id,
+            entry_id=row["id"].strip(),
+            kind=kind,
+            name=row["name"].strip(),
+            aliases=tuple(Alias(a) for a in dict.fromkeys(_multi(row["aliases"] or ""))),
+            birth_dates=tuple(dict.fromkeys(b for b in births if b is not None)),
+            countries=tuple(dict.fromkeys(c.upper() for c in _multi(row["countries"] or "") if len(c) == 2)),
+            identifiers=tuple(
+                Identifier("OpenSanctions identifier", v) for v in _multi(row["identifiers"] or "")
+            ),
+            programmes=tuple(_multi(row.get("sanctions") or "")),
+            category=category,
+        )
+
+
+def load_opensanctions_csv(path: Path, *, category: ListCategory, list_id: str | None = None) -> LoadedList:
+    """An OpenSanctions ``targets.simple.csv`` export; ``category`` says what the collection is (its
+    ``peps`` collection: ``ListCategory.PEP``). Records that are not parties are skipped."""
+    data = _read_bytes(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ListFileInvalid(f"{path.name} is not UTF-8") from error
+    name = list_id or f"opensanctions_{category.value}"
+    try:
+        return _finish(name, data, path, _opensanctions_rows(text, path, name, category))
     except csv.Error as error:
         raise ListFileInvalid(f"{path.name} is not valid CSV: {error}") from error
 
@@ -740,13 +821,18 @@ OFAC_ADVANCED_XSD_NAME = "ofac_sdn_advanced.xsd"
 
 def load_directory(directory: Path, *, strict: bool = False) -> list[LoadedList]:
     """Every list file found in ``directory``, by name: ``ofac_sdn*.csv``, ``un_sc*.xml``,
-    ``eu_fsf*.xml`` and ``ofac_sdn_advanced*.xml``, each XML file with its XSD beside it.
+    ``eu_fsf*.xml`` and ``ofac_sdn_advanced*.xml``, each XML file with its XSD beside it, and
+    OpenSanctions simplified CSVs named ``opensanctions_peps*.csv`` (PEPs) or
+    ``opensanctions_sanctions*.csv`` (sanctions).
 
     Not strict by default: a few schema deviations are tolerated and reported
     in each list's ``schema_deviations``."""
     if not directory.is_dir():
         raise ListFileInvalid(f"no list directory at {directory}", code="sanctions_lists_missing")
     loaded = [load_ofac_csv(p) for p in sorted(directory.glob("ofac_sdn*.csv"))]
+    for category in ListCategory:
+        for path in sorted(directory.glob(f"opensanctions_{category.value}*.csv")):
+            loaded.append(load_opensanctions_csv(path, category=category, list_id=path.stem))
     xml_kinds = (
         ("un_sc*.xml", UN_XSD_NAME, load_un_xml),
         ("eu_fsf*.xml", EU_XSD_NAME, load_eu_xml),

@@ -53,6 +53,14 @@ class EntryKind(enum.StrEnum):
     AIRCRAFT = "aircraft"
 
 
+class ListCategory(enum.StrEnum):
+    """Why a list names someone: a sanction (payments to them are held) or a public office (PEP:
+    enhanced due diligence at onboarding and review, never a payment hold)."""
+
+    SANCTIONS = "sanctions"
+    PEP = "pep"
+
+
 class AliasQuality(enum.StrEnum):
     """How much a list trusts a name: ``strong`` names identify, ``weak`` ones only hint."""
 
@@ -177,6 +185,7 @@ class ListEntry:
     programmes: tuple[str, ...] = ()
     listed_on: date | None = None
     original_script: tuple[str, ...] = ()
+    category: ListCategory = ListCategory.SANCTIONS
 
     @property
     def key(self) -> str:
@@ -243,6 +252,7 @@ class Candidate:
             "list_id": e.list_id,
             "entry_id": e.entry_id,
             "kind": e.kind.value,
+            "category": e.category.value,
             "name": e.name,
             "matched_name": self.matched_name,
             "score": round(self.score, 4),

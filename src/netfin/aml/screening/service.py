@@ -22,6 +22,7 @@ from netfin.aml.screening.lists import LoadedList
 from netfin.aml.screening.model import (
     Candidate,
     Decision,
+    ListCategory,
     ScreeningConfig,
     ScreeningReason,
     ScreeningRejected,
@@ -47,6 +48,7 @@ PAGE_MAX = 500
 NOTE_LENGTH_MAX = 500
 SUBJECT_ID_LENGTH_MAX = 128
 COUNTERPARTY_CACHE_MAX = 50_000
+COUNTERPARTY_CANDIDATES_MAX = 10  # sanctions and PEP candidates together; three of each kind count
 
 
 def _require(actor: Actor, kinds: frozenset[str], what: str) -> None:
@@ -56,12 +58,18 @@ def _require(actor: Actor, kinds: frozenset[str], what: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class CounterpartyDecision:
-    """The payment path's answer: hold the payment unless ``decision`` is clear."""
+    """The payment path's answer: hold the payment unless ``decision`` is clear.
+
+    Only sanctions entries decide; a counterparty who matches a PEP list is
+    not held (a public office is not a prohibition): ``peps`` names the PEP
+    entries above the review threshold, for the caller to record.
+    """
 
     decision: Decision
     top_score: float
     entries: tuple[str, ...]
     list_versions: dict[str, str]
+    peps: tuple[str, ...] = ()
 
     @property
     def hold(self) -> bool:
@@ -109,12 +117,18 @@ class Screener:
             if cached is not None:
                 self._recent.move_to_end(key)
                 return cached
-        candidates = index.screen(subject, limit=3)
+        candidates = index.screen(subject, limit=COUNTERPARTY_CANDIDATES_MAX)
+        sanctioned = [c for c in candidates if c.entry.category is ListCategory.SANCTIONS][:3]
         found = CounterpartyDecision(
-            index.decide(candidates),
-            candidates[0].score if candidates else 0.0,
-            tuple(c.entry.key for c in candidates if c.decision != Decision.CLEAR),
+            index.decide(sanctioned),
+            sanctioned[0].score if sanctioned else 0.0,
+            tuple(c.entry.key for c in sanctioned if c.decision != Decision.CLEAR),
             dict(index.versions),
+            tuple(
+                c.entry.key
+                for c in candidates
+                if c.entry.category is ListCategory.PEP and c.decision != Decision.CLEAR
+            ),
         )
         with self._lock:
             if index is self._index:
