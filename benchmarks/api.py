@@ -1,13 +1,14 @@
 """Open banking API benchmark: requests per second and latency over real HTTP.
 
-Measures ``uvicorn`` serving the production entry point
-(``netfin.api.server:application``, as ``netfin serve`` runs it) on
-PostgreSQL (the target) and SQLite (the embedded default, secondary), as
-three server variants (``--servers``): ``1`` and ``2`` worker processes as
-shipped, and ``2+nodelay``, two workers with TCP_NODELAY forced on accepted
-connections (``nodelay_application`` below: uvicorn's multi-worker listening
-socket leaves Nagle's algorithm on, which costs ~40 ms per keep-alive
-request; see ``force_tcp_nodelay``). The cells:
+Measures ``netfin serve`` (the production entry point,
+``netfin.api.server:application``, behind netfin's own listening socket and
+supervisor) on PostgreSQL (the target) and SQLite (the embedded default,
+secondary), as server variants (``--servers``): ``N``, ``netfin serve
+--workers N`` as shipped; ``N+uvicorn``, plain ``python -m uvicorn --workers N``
+on the same factory (uvicorn's multi-worker listening socket leaves Nagle's
+algorithm on, ~40 ms per keep-alive request: the defect ``netfin serve``
+fixed); ``N+nodelay``, plain uvicorn with TCP_NODELAY forced on accepted
+connections (``nodelay_application``, ``force_tcp_nodelay``). The cells:
 
 * ``GET /open-banking/v4.0/aisp/accounts/{AccountId}/balances`` with an AIS
   consent-bound access token (token verification, consent check, account and
@@ -79,6 +80,7 @@ LOADGEN = ROOT / "benchmarks" / "api_load.py"
 RESULTS = ROOT / "benchmarks" / "results"
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 APP_DEFAULT = "netfin.api.server:application"
+SERVE_APP = "netfin serve"  # not a factory: run_server starts the CLI itself
 NODELAY_APP = "api:nodelay_application"
 PROFILED_APP = "api:profiled_application"
 WHATIF_APP = "api:whatif_application"
@@ -491,6 +493,9 @@ def run_server(
         sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1", "--port", str(port),
         "--workers", str(workers), "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
+    if app == SERVE_APP:
+        netfin = str(Path(sys.executable).with_name("netfin"))
+        command = [netfin, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     with log_path.open("wb") as sink:
         process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT)
     server = Server(process, port, workers, log_path, label)
@@ -928,11 +933,13 @@ def bench_store(
 
 
 def server_variant(text: str) -> tuple[int, str]:
-    """``"2"`` -> (2, production factory); ``"2+nodelay"`` -> (2, the factory that forces TCP_NODELAY)."""
+    """``"2"`` -> (2, ``netfin serve``); ``"2+uvicorn"`` -> (2, plain uvicorn on the production factory);
+    ``"2+nodelay"`` -> (2, plain uvicorn on the factory that forces TCP_NODELAY)."""
     workers, _, fix = text.partition("+")
-    if fix not in ("", "nodelay") or not workers.isdigit():
-        raise SystemExit(f"--servers: {text!r} is not N or N+nodelay")
-    return int(workers), NODELAY_APP if fix else APP_DEFAULT
+    apps = {"": SERVE_APP, "uvicorn": APP_DEFAULT, "nodelay": NODELAY_APP}
+    if fix not in apps or not workers.isdigit():
+        raise SystemExit(f"--servers: {text!r} is not N, N+uvicorn or N+nodelay")
+    return int(workers), apps[fix]
 
 
 def force_tcp_nodelay() -> None:
@@ -1785,8 +1792,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--servers",
         type=lambda text: [x for x in text.split(",") if x],
-        default=["1", "2", "2+nodelay"],
-        help="server variants: N (uvicorn --workers N, production factory) or N+nodelay (TCP_NODELAY forced)",
+        default=["1", "2"],
+        help="server variants: N (netfin serve --workers N), N+uvicorn (python -m uvicorn --workers N) "
+        "or N+nodelay (plain uvicorn, TCP_NODELAY forced)",
     )
     parser.add_argument("--connections-balances", type=ints, default=None, help="e.g. 1,8,32")
     parser.add_argument("--connections-payments", type=ints, default=None, help="e.g. 8,32")
