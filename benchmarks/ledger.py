@@ -463,7 +463,10 @@ class Target:
     disk_path: str = "/"
 
 
-def open_target(store: str, workdir: str, pg_url: str, tag: str) -> tuple[Ledger, Target]:
+def open_target(
+    store: str, workdir: str, pg_url: str, tag: str, account_cache: int | None = None
+) -> tuple[Ledger, Target]:
+    cache = {} if account_cache is None else {"account_cache_max": account_cache}
     if store == "sqlite":
         path = os.path.join(workdir, f"ledger_{tag}.db")
         for suffix in ("", "-wal", "-shm"):
@@ -475,7 +478,7 @@ def open_target(store: str, workdir: str, pg_url: str, tag: str) -> tuple[Ledger
                 if os.path.exists(path + suffix):
                     os.remove(path + suffix)
 
-        ledger = Ledger.open(f"sqlite:///{path}")
+        ledger = Ledger.open(f"sqlite:///{path}", **cache)
         conn = ledger.store.c  # type: ignore[attr-defined]
         sync = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[
             conn.execute("PRAGMA synchronous").fetchone()[0]
@@ -501,7 +504,7 @@ def open_target(store: str, workdir: str, pg_url: str, tag: str) -> tuple[Ledger
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
     drop_schema()
-    ledger = Ledger.open(url)
+    ledger = Ledger.open(url, **cache)
     conn = ledger.store.c  # type: ignore[attr-defined]
     with conn.transaction():  # the ledger's own session, as it commits
         settings = {
@@ -670,7 +673,7 @@ def bench_store(
     rng = random.Random(seed)
     ids = Uuid7Ids()
     tag = f"{'sq' if store == 'sqlite' else 'pg'}_{human_count(n_accounts).lower()}"
-    ledger, target = open_target(store, workdir, args.pg_url, tag)
+    ledger, target = open_target(store, workdir, args.pg_url, tag, args.account_cache)
     log(f"[{store} {human_count(n_accounts)} accounts] {target.durability}")
     try:
         account_ids, creation = create_accounts(ledger, n_accounts, ids, f"{store} create_accounts")
@@ -1278,6 +1281,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench reference")
     parser.add_argument("--workdir", help="directory for SQLite files and the key (default: a temp dir)")
     parser.add_argument("--seed", type=int, default=20260101)
+    parser.add_argument(
+        "--account-cache", type=int, default=None,
+        help="the ledger's account cache cap (default: the library's ACCOUNT_CACHE_MAX)",
+    )  # fmt: skip
     parser.add_argument(
         "--snapshot",
         action="store_true",
