@@ -111,7 +111,8 @@ def _metrics_table(title: str, rows: dict[str, dict[str, Any]]) -> Table:
 
 def _unseen_table(result: dict[str, Any]) -> Table:
     table = Table(title="each fraud type left out of training, at the model's 0.5% alert rate")
-    for column in ("left out", "frauds", "model catches", "rules catch", "rules only", "money rules only"):
+    columns = ("left out", "frauds", "model catches", "rules catch", "rules only", "rules-only money share")
+    for column in columns:
         table.add_column(column)
     for name, o in result.items():
         share = o["rules_only"]["fraud_minor"] / o["fraud_minor"] if o["fraud_minor"] else None
