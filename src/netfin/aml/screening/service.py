@@ -62,7 +62,9 @@ class CounterpartyDecision:
 
     Only sanctions entries decide; a counterparty who matches a PEP list is
     not held (a public office is not a prohibition): ``peps`` names the PEP
-    entries above the review threshold, for the caller to record.
+    entries above the review threshold. The payment path neither holds nor
+    stores them; a party's PEP status is reviewed where it is screened as a
+    party (onboarding and every list update).
     """
 
     decision: Decision
