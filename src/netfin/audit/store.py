@@ -234,23 +234,9 @@ _PG_APPEND_IF_HEAD = (
 
 
 def _entry_columns(entries: Sequence[AuditEntry], details_json: Sequence[str]) -> dict[str, list[Any]]:
-    return {
-        "seq": [e.seq for e in entries],
-        "entry_id": [e.entry_id.to_bytes(16, "big") for e in entries],
-        "at_ns": [e.at_ns for e in entries],
-        "actor_kind": [e.actor_kind for e in entries],
-        "actor_id": [e.actor_id for e in entries],
-        "action": [e.action for e in entries],
-        "outcome": [e.outcome for e in entries],
-        "subject_kind": [e.subject_kind for e in entries],
-        "subject_id": [e.subject_id for e in entries],
-        "consent_id": [e.consent_id for e in entries],
-        "interaction_id": [e.interaction_id for e in entries],
-        "reason": [e.reason for e in entries],
-        "detail": list(details_json),
-        "prev_hash": [e.prev_hash for e in entries],
-        "entry_hash": [e.entry_hash for e in entries],
-    }
+    """The batch as one array per column (for ``unnest``), from the same mapping as ``_entry_row``."""
+    rows = [_entry_row(e, d) for e, d in zip(entries, details_json, strict=True)]
+    return {name: [row[name] for row in rows] for name, _ in _ENTRY_COLUMNS}
 
 
 class _PostgresAppender:

@@ -31,7 +31,7 @@ from netfin.risk.decisions import Decision, Outcome
 from netfin.risk.events import EVENT_COLUMNS
 from netfin.risk.features import FEATURE_NAMES, FeatureConfig, compute_offline
 from netfin.risk.features.catalogue import HOUR_MS
-from netfin.risk.model import TrainConfig, TrainedModel, split_by_time, train
+from netfin.risk.model import TimeSplit, TrainConfig, TrainedModel, split_by_time, train
 from netfin.risk.rules import EVENT_VARIABLES, RuleSet, evaluate
 
 CATEGORICAL = ("kind", "payee_kind", "channel", "segment", "mcc")
@@ -118,10 +118,7 @@ def evaluate_history(
     if held_out is not None:
         tell("features of the held-out history")
         table = featurise(held_out, extra=extra)
-    split = split_by_time(
-        np.asarray(table["ts_ms"].to_numpy()), config.train_fraction, config.calibration_fraction
-    )
-    test = table.slice(split.calibration_end)
+    split, test = _test_period(table, config)
     tell("scoring the test period")
     y = np.asarray(test["label"].to_numpy(), dtype=bool)
     amount = np.asarray(test["amount_minor"].to_numpy(), dtype=np.int64)
@@ -149,11 +146,12 @@ def evaluate_history(
     return model, report
 
 
-def _test_period(table: pa.Table, config: TrainConfig) -> pa.Table:
+def _test_period(table: pa.Table, config: TrainConfig) -> tuple[TimeSplit, pa.Table]:
+    """The time split of ``table`` and its last part, the period every number is measured on."""
     split = split_by_time(
         np.asarray(table["ts_ms"].to_numpy()), config.train_fraction, config.calibration_fraction
     )
-    return table.slice(split.calibration_end)
+    return split, table.slice(split.calibration_end)
 
 
 def unseen_typologies(
@@ -186,7 +184,7 @@ def unseen_typologies(
             code="risk_too_many_typologies",
         )
     tell("features of the test history")
-    test = _test_period(featurise(events if held_out is None else held_out), config)
+    _, test = _test_period(featurise(events if held_out is None else held_out), config)
     y = np.asarray(test["label"].to_numpy(), dtype=bool)
     amount = np.asarray(test["amount_minor"].to_numpy(), dtype=np.int64)
     scenarios = np.asarray(test["scenario"].to_pylist(), dtype=object)
