@@ -41,3 +41,22 @@ def test_threads_share_a_ledger_without_mixing_transactions(ledger: Ledger) -> N
     [source] = ledger.lookup_accounts([1])
     assert source.debits_posted == THREADS * TRANSFERS_PER_THREAD
     assert ledger.verify().ok
+
+
+def test_reads_wait_for_a_writer_only_where_the_store_has_one_connection(ledger: Ledger) -> None:
+    """PostgreSQL reads run on the read pool beside a writer; SQLite's share its one connection."""
+    ledger.create_accounts([Account(1, "GBP", 1)])
+    done = threading.Event()
+
+    def read() -> None:
+        assert [a.id for a in ledger.lookup_accounts([1])] == [1]
+        assert ledger.account_transfers(1).transfers == []
+        done.set()
+
+    with ledger._lock:  # what a writer holds for the length of its batch
+        reader = threading.Thread(target=read)
+        reader.start()
+        finished_beside_the_writer = done.wait(timeout=5 if ledger.store.concurrent_reads else 0.3)
+    reader.join(timeout=10)
+    assert done.is_set()
+    assert finished_beside_the_writer is (ledger.store.dialect == "postgresql")

@@ -64,7 +64,18 @@ def create_app(
     app.state.bank = bank
     errors.install(app)
     app.add_middleware(Guards)
+    # FastAPI tries the routers in the order they are included, and trying one
+    # costs a few microseconds per route it holds (0.46 ms of the event loop's
+    # 1.2 ms per balance read when the open-banking routers came last): the
+    # machine-paced routes (token endpoint, open banking) go first, the
+    # human-paced portal last. No two routers share a path, so order decides
+    # nothing else.
+    from netfin.api.openbanking import routes as ob_routes
+    from netfin.api.openbanking import vrp as ob_vrp
+
     app.include_router(oauth.router)
+    for router in [*ob_routes.routers(), *ob_vrp.routers()]:
+        app.include_router(router)
     app.include_router(customers.router)
     app.include_router(operators.router)
     app.include_router(payments.router)
@@ -75,14 +86,6 @@ def create_app(
     app.include_router(credit.router)
     for web_router in WEB_ROUTERS:
         app.include_router(web_router)
-    from netfin.api.openbanking import routes as ob_routes
-
-    for router in ob_routes.routers():
-        app.include_router(router)
-    from netfin.api.openbanking import vrp as ob_vrp
-
-    for router in ob_vrp.routers():
-        app.include_router(router)
     _publish_problems(app)
     return app
 

@@ -129,7 +129,8 @@ def account_values(account: CustomerAccount) -> dict[str, Any]:
     }
 
 
-def account_from_row(row: sa.Row[Any]) -> CustomerAccount:
+def account_from_row(row: Any) -> CustomerAccount:
+    """A row with the table's column names as attributes (a SQLAlchemy row or a named tuple)."""
     return CustomerAccount(
         account_id=row.account_id,
         party_id=i16(row.party_id),

@@ -85,6 +85,24 @@ def _serialised(method: Callable[Concatenate[Ledger, P], R]) -> Callable[Concate
     return locked
 
 
+def _reading(method: Callable[Concatenate[Ledger, P], R]) -> Callable[Concatenate[Ledger, P], R]:
+    """A read that touches neither the account cache nor the write connection.
+
+    Serialised like a write on a store with one connection (SQLite); on a store
+    with ``concurrent_reads`` (PostgreSQL's read pool) it runs beside the
+    writers, which is what keeps a busy API's balance reads off the ledger lock.
+    """
+
+    @functools.wraps(method)
+    def read(self: Ledger, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if self.store.concurrent_reads:
+            return method(self, *args, **kwargs)
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return read
+
+
 @dataclass(frozen=True, slots=True)
 class TransferPage:
     transfers: list[Transfer]
@@ -333,19 +351,19 @@ class Ledger:
 
     # -- reads --------------------------------------------------------------
 
-    @_serialised
+    @_reading
     def lookup_accounts(self, ids: Sequence[int]) -> list[Account]:
         _check_ids(ids)
         found = self.store.lookup_accounts(ids)
         return [found[x] for x in ids if x in found]
 
-    @_serialised
+    @_reading
     def lookup_transfers(self, ids: Sequence[int]) -> list[Transfer]:
         _check_ids(ids)
         found = self.store.lookup_transfers(ids)
         return [found[x] for x in ids if x in found]
 
-    @_serialised
+    @_reading
     def account_transfers(
         self,
         account_id: int,
@@ -363,7 +381,7 @@ class Ledger:
         last = rows[-1].timestamp if len(rows) == limit else None
         return TransferPage(rows, None if last is None else str(last))
 
-    @_serialised
+    @_reading
     def account_balances(
         self,
         account_id: int,
@@ -379,7 +397,7 @@ class Ledger:
         last = rows[-1].timestamp if len(rows) == limit else None
         return BalancePage(rows, None if last is None else str(last))
 
-    @_serialised
+    @_reading
     def list_accounts(
         self, *, cursor: str | None = None, limit: int = 100
     ) -> tuple[list[Account], str | None]:
@@ -387,7 +405,7 @@ class Ledger:
         rows = self.store.accounts_page(after, limit)
         return rows, (str(rows[-1].timestamp) if len(rows) == limit else None)
 
-    @_serialised
+    @_reading
     def list_transfers(self, *, cursor: str | None = None, limit: int = 100) -> TransferPage:
         after, _ = _window(cursor, limit, 0, 0, False)
         rows = self.store.transfers_page(after, limit)

@@ -198,6 +198,10 @@ class LedgerStore(abc.ABC):
 
     dialect: str
     url: str
+    # True when the point reads (lookups, account history, pages) may run on
+    # several threads at once beside a write: the store gives each its own
+    # connection, so the Ledger need not serialise them behind its lock.
+    concurrent_reads: bool = False
 
     @abc.abstractmethod
     def write(self) -> AbstractContextManager[WriteTransaction]: ...

@@ -146,12 +146,20 @@ class OpenBanking:
 
     def balances(self, access: TppAccess, account_id: str) -> Balance:
         def run() -> Balance:
-            # The consent and the account on one pooled connection: the hottest TPP read.
-            with self.identity.engine.connect() as connection:
-                consent = self._consent(access, ConsentKind.ACCOUNT_ACCESS, connection=connection)
-                require_account(consent, account_id)
-                require_permission(consent, Permission.READ_BALANCES)
-                account = self.identity.get_account(account_id, connection=connection)
+            # The hottest TPP read: the consent and the account in one round trip.
+            if access.consent_id is None:
+                raise Forbidden("this token is not bound to a consent", code="consent_required")
+            consent, account = self.consents.get_with_account(access.consent_id, account_id)
+            require_usable(
+                consent,
+                client_id=access.client_id,
+                kind=ConsentKind.ACCOUNT_ACCESS,
+                now_ns=self.clock.now_ns(),
+            )
+            require_account(consent, account_id)
+            require_permission(consent, Permission.READ_BALANCES)
+            if account is None:
+                raise NotFound("no such account", code="account_not_found")
             return self._balance(account)
 
         return self.audited(access, "ais.balances.read", ("account", account_id), run)

@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from netfin.core.errors import ConfigurationError
 from netfin.ledger.store import parse_database_url
+from netfin.storage.reads import attach_point_reads
 
 SCHEMA_HEAD = "0007"
 VERSION_TABLE = "platform_version"
@@ -47,13 +48,17 @@ def open_engine(url: str, *, run_migrations: bool = True) -> sa.Engine:
         schema = str(query.pop("schema", "public"))
         if not _SCHEMA_NAME.match(schema):
             raise ConfigurationError(f"invalid schema name {schema!r}", code="database_url_invalid")
+        connect_args = {"connect_timeout": 10, "options": f"-c search_path={schema}"}
         engine = sa.create_engine(
             parsed.set(query=query),
             pool_size=POOL_SIZE,
             max_overflow=POOL_OVERFLOW,
             pool_pre_ping=True,
-            connect_args={"connect_timeout": 10, "options": f"-c search_path={schema}"},
+            connect_args=connect_args,
         )
+        _cargs, driver_args = engine.dialect.create_connect_args(engine.url)
+        driver_args.pop("context", None)  # SQLAlchemy's own type adapters; psycopg's defaults here
+        attach_point_reads(engine, {**driver_args, **connect_args})
         # executemany() of an INSERT becomes multi-row INSERT statements (SQLAlchemy's
         # "insertmanyvalues") instead of one pipelined statement per row: a batch of
         # payment orders writes thousands of rows, 3-4x faster this way.

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from netfin.core.clock import Clock
 from netfin.core.errors import Conflict, InvalidInput, LimitExceeded, NotFound
 from netfin.core.ids import IdSource, format_id
+from netfin.identity import store as identity_store
 from netfin.identity.consents import store
 from netfin.identity.consents.model import (
     CONSENT_ACCOUNTS_MAX,
@@ -30,9 +31,10 @@ from netfin.identity.consents.model import (
     effective_status,
     normalise_permissions,
 )
-from netfin.identity.model import Actor
+from netfin.identity.model import Actor, CustomerAccount
 from netfin.identity.service import AuditSink, audit_change
 from netfin.identity.store import b16, customer_accounts
+from netfin.storage.reads import point_reads
 
 PARTY_CONSENTS_PAGE_MAX = 200
 
@@ -126,6 +128,25 @@ class Consents:
         if consent is None:
             raise NotFound("no such consent", code="consent_not_found")
         return self._as_of_now(consent)
+
+    def get_with_account(self, consent_id: str, account_id: str) -> tuple[Consent, CustomerAccount | None]:
+        """A consent (as ``get``) and the customer account ``account_id`` if it exists.
+
+        On PostgreSQL one statement on the point-read pool (``netfin.storage.reads``):
+        the hottest TPP read, a balance, needs both. Elsewhere one pooled connection.
+        """
+        reads = point_reads(self.engine)
+        account: CustomerAccount | None
+        if reads is not None:
+            consent, account = store.load_with_account(reads, consent_id, account_id)
+        else:
+            with self.engine.connect() as connection:
+                consent = store.load(connection, consent_id)
+                found = identity_store.load_accounts(connection, [account_id]) if consent else []
+                account = found[0] if found else None
+        if consent is None:
+            raise NotFound("no such consent", code="consent_not_found")
+        return self._as_of_now(consent), account
 
     def get_for_client(self, client_id: str, consent_id: str, kind: ConsentKind) -> Consent:
         consent = self.get(consent_id)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
 from netfin.identity.consents.model import Consent, ConsentKind, ConsentStatus, Permission
+from netfin.identity.model import CustomerAccount
+from netfin.identity.store import account_from_row, customer_accounts
 from netfin.storage import metadata
+from netfin.storage.reads import PointReads
 
 consents = sa.Table(
     "consents",
@@ -55,7 +59,8 @@ def consent_values(consent: Consent) -> dict[str, Any]:
     }
 
 
-def consent_from_row(row: sa.Row[Any]) -> Consent:
+def consent_from_row(row: Any) -> Consent:
+    """A row with the table's column names as attributes (a SQLAlchemy row or a named tuple)."""
     return Consent(
         consent_id=row.consent_id,
         kind=ConsentKind(row.kind),
@@ -99,3 +104,28 @@ def set_status(
         .values(status=target.value, status_updated_ns=now_ns, **(extra or {}))
     )
     return result.rowcount == 1
+
+
+# A consent and one customer account in one statement (see ``load_with_account``).
+_ConsentRow = namedtuple("_ConsentRow", [c.name for c in consents.c])  # type: ignore[misc]
+_AccountRow = namedtuple("_AccountRow", [c.name for c in customer_accounts.c])  # type: ignore[misc]
+_CONSENT_WIDTH = len(consents.c)
+CONSENT_AND_ACCOUNT_SQL = (
+    "SELECT "
+    + ", ".join([f"c.{c.name}" for c in consents.c] + [f"a.{c.name}" for c in customer_accounts.c])
+    + " FROM consents AS c LEFT JOIN customer_accounts AS a ON a.account_id = %s"
+    + " WHERE c.consent_id = %s"
+)
+
+
+def load_with_account(
+    reads: PointReads, consent_id: str, account_id: str
+) -> tuple[Consent | None, CustomerAccount | None]:
+    """The consent and the customer account, whichever exist, in one round trip."""
+    row = reads.one(CONSENT_AND_ACCOUNT_SQL, (account_id, consent_id))
+    if row is None:
+        return None, None
+    consent = consent_from_row(_ConsentRow(*row[:_CONSENT_WIDTH]))
+    account_part = row[_CONSENT_WIDTH:]
+    account = None if account_part[0] is None else account_from_row(_AccountRow(*account_part))
+    return consent, account

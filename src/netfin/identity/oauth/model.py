@@ -101,6 +101,10 @@ TOKEN_LEEWAY_S = 5
 # another process than the one that suspended the client.
 CLIENT_STATUS_CACHE_TTL_S = 2
 CLIENT_STATUS_CACHE_SIZE_MAX = 10_000
+# Access tokens already verified, by their exact text: the signature, issuer,
+# audience and claims are facts of those bytes, so a repeat is only re-checked
+# for its time window (with the same leeway) and its client's status.
+ACCESS_TOKEN_CACHE_SIZE_MAX = 4_096
 
 # Lifetimes the service may be configured with (RFC 6749 §4.1.2 recommends at
 # most ten minutes for an authorization code).

@@ -50,6 +50,7 @@ from netfin.identity.oauth.errors import (
 )
 from netfin.identity.oauth.keys import checked_client_jwks
 from netfin.identity.oauth.model import (
+    ACCESS_TOKEN_CACHE_SIZE_MAX,
     ACCESS_TOKEN_TTL_S_MAX,
     ACCESS_TOKEN_TYPE,
     AMR_VALUES,
@@ -168,6 +169,8 @@ class OAuth:
         self._jwks = keys.jwks(signing_key)
         self._hasher = password_hasher if password_hasher is not None else PasswordHasher()
         self._status_cache: dict[str, tuple[ClientStatus | None, int]] = {}
+        # token -> (claims, exp, the earliest second it is valid: max(iat, nbf)); see verify_access_token.
+        self._access_cache: dict[str, tuple[AccessClaims, int, int]] = {}
         self._dummy_hash: str | None = None  # made on first use, with this hasher's parameters
         self._access_claims = jwt.JWTClaimsRegistry(
             now=self._now_s, leeway=TOKEN_LEEWAY_S, **_platform_claims(issuer, self.audience, "client_id")
@@ -508,7 +511,23 @@ class OAuth:
     # -- access token verification ------------------------------------------------------
 
     def verify_access_token(self, token: str) -> AccessClaims:
-        """Verify an access token on an API request. Raises ``TokenRejected``."""
+        """Verify an access token on an API request. Raises ``TokenRejected``.
+
+        A token verified before is recognised by its exact text and only its time
+        window (``exp``, ``iat``/``nbf``, with the same leeway as the full check)
+        and its client's status are checked again: a TPP sends the same token on
+        every request of its life, and the signature check is the dearest part.
+        """
+        cached = self._access_cache.get(token) if isinstance(token, str) else None
+        if cached is not None:
+            result, expires_s, earliest_s = cached
+            now_s = self._now_s()
+            if expires_s <= now_s - TOKEN_LEEWAY_S:
+                self._access_cache.pop(token, None)
+                raise TokenRejected("token has expired", code="token_expired")
+            if earliest_s <= now_s + TOKEN_LEEWAY_S:
+                self._require_active(result.client_id)
+                return result
         claims = self._verified_platform_claims(token, ACCESS_TOKEN_TYPE, self._access_claims)
         try:
             client_id = _string(claims["client_id"])
@@ -526,14 +545,21 @@ class OAuth:
                 jti=_string(claims["jti"]),
                 expires_ns=_integer(claims["exp"]) * NS_PER_SECOND,
             )
+            earliest_s = max(_integer(claims["iat"]), _integer(claims.get("nbf", claims["iat"])))
         except (KeyError, ValueError, TypeError):
             raise TokenRejected("access token claims are malformed", code="token_invalid") from None
+        self._require_active(client_id)
+        if len(self._access_cache) >= ACCESS_TOKEN_CACHE_SIZE_MAX:
+            self._access_cache.clear()
+        self._access_cache[token] = (result, _integer(claims["exp"]), earliest_s)
+        return result
+
+    def _require_active(self, client_id: str) -> None:
         status = self._client_status(client_id)
         if status is None:
             raise TokenRejected("access token names an unknown client", code="token_invalid")
         if status is not ClientStatus.ACTIVE:
             raise TokenRejected("the client of this access token is suspended", code="client_suspended")
-        return result
 
     def _client_status(self, client_id: str) -> ClientStatus | None:
         now_ns = self._clock.now_ns()

@@ -12,9 +12,9 @@ use one schema per test; deployments may host several ledgers in one database).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import sqlalchemy as sa
@@ -51,10 +51,12 @@ from netfin.ledger.store import (
     transfer_from_row,
     transfer_row,
 )
+from netfin.ledger.stores.reads import PointReads
 
 _TABLES = {"accounts", "transfers", "journal", "pending_transfers", "account_balances", "checkpoints"}
 _MIGRATION_LOCK = 0x6E657466696E  # "netfin"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+R = TypeVar("R")
 
 
 class _PostgresWrite(WriteTransaction):
@@ -192,6 +194,7 @@ class _PostgresWrite(WriteTransaction):
 
 class PostgresStore(LedgerStore):
     dialect = "postgresql"
+    concurrent_reads = True
 
     def __init__(self, url: URL) -> None:
         self.url = url.render_as_string(hide_password=True)
@@ -202,20 +205,25 @@ class PostgresStore(LedgerStore):
         self.schema = schema
         url = url.set(query=query)
         self._migrate(url)
+        self._connect_args: dict[str, Any] = {
+            "host": url.host or "127.0.0.1",
+            "port": url.port or 5432,
+            "dbname": url.database,
+            "user": url.username or None,
+            "password": url.password or None,
+            "options": f"-c search_path={schema} -c synchronous_commit=on",
+            "connect_timeout": 10,
+        }
         try:
-            self.c: psycopg.Connection[Any] = psycopg.connect(
-                host=url.host or "127.0.0.1",
-                port=url.port or 5432,
-                dbname=url.database,
-                user=url.username or None,
-                password=url.password or None,
-                options=f"-c search_path={schema} -c synchronous_commit=on",
-                connect_timeout=10,
-            )
+            self.c: psycopg.Connection[Any] = psycopg.connect(**self._connect_args)
         except psycopg.OperationalError as error:
             raise ConfigurationError(
                 f"cannot connect to PostgreSQL at {self.url}: {error}", code="database_unavailable"
             ) from None
+        # Lookups and history pages run on pooled autocommit connections of their own,
+        # so readers on several threads neither wait for the ledger's write lock nor
+        # read inside another thread's transaction.
+        self._reads = PointReads(self._connect_args, self.url, name="netfin-ledger-reads")
 
     def _migrate(self, url: URL) -> None:
         try:
@@ -255,13 +263,18 @@ class PostgresStore(LedgerStore):
         with self.c.transaction():
             yield self.c
 
+    def _rows(self, sql: str, params: tuple[Any, ...], decode: Callable[[Any], R]) -> list[R]:
+        return self._reads.run(lambda c: [decode(r) for r in c.execute(sql, params)])
+
     def lookup_accounts(self, ids: Sequence[int]) -> dict[int, Account]:
-        with self._read() as c:
-            return _PostgresWrite(c).load_accounts(ids)
+        return self._reads.run(lambda c: _PostgresWrite(c).load_accounts(ids))
 
     def lookup_transfers(self, ids: Sequence[int]) -> dict[int, Transfer]:
-        with self._read() as c:
-            return _PostgresWrite(c).load_transfers(ids)
+        def read(c: psycopg.Connection[Any]) -> dict[int, Transfer]:
+            with c.transaction():  # for load_transfers' SET LOCAL planner settings
+                return _PostgresWrite(c).load_transfers(ids)
+
+        return self._reads.run(read)
 
     def account_transfers(
         self,
@@ -285,36 +298,32 @@ class PostgresStore(LedgerStore):
         if not parts:
             return []
         sql = "SELECT * FROM (" + " UNION ALL ".join(parts) + f") AS u ORDER BY timestamp {order} LIMIT %s"
-        with self._read() as c:
-            return [transfer_from_row(r) for r in c.execute(sql, [*params, limit])]
+        return self._rows(sql, (*params, limit), transfer_from_row)
 
     def account_balances(
         self, account_id: int, after: int, before: int, limit: int, descending: bool
     ) -> list[AccountBalance]:
         order = "DESC" if descending else "ASC"
-        with self._read() as c:
-            rows = c.execute(
-                f"SELECT {BALANCE_COLUMNS} FROM account_balances WHERE account_id = %s "
-                f"AND timestamp > %s AND timestamp < %s ORDER BY timestamp {order} LIMIT %s",
-                (b(account_id), after, before, limit),
-            )
-            return [balance_from_row(r) for r in rows]
+        return self._rows(
+            f"SELECT {BALANCE_COLUMNS} FROM account_balances WHERE account_id = %s "
+            f"AND timestamp > %s AND timestamp < %s ORDER BY timestamp {order} LIMIT %s",
+            (b(account_id), after, before, limit),
+            balance_from_row,
+        )
 
     def accounts_page(self, after: int, limit: int) -> list[Account]:
-        with self._read() as c:
-            rows = c.execute(
-                f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE timestamp > %s ORDER BY timestamp LIMIT %s",
-                (after, limit),
-            )
-            return [account_from_row(r) for r in rows]
+        return self._rows(
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE timestamp > %s ORDER BY timestamp LIMIT %s",
+            (after, limit),
+            account_from_row,
+        )
 
     def transfers_page(self, after: int, limit: int) -> list[Transfer]:
-        with self._read() as c:
-            rows = c.execute(
-                f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE timestamp > %s ORDER BY timestamp LIMIT %s",
-                (after, limit),
-            )
-            return [transfer_from_row(r) for r in rows]
+        return self._rows(
+            f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE timestamp > %s ORDER BY timestamp LIMIT %s",
+            (after, limit),
+            transfer_from_row,
+        )
 
     def journal_entry(self, seq: int) -> JournalEntry | None:
         with self._read() as c:
@@ -361,4 +370,5 @@ class PostgresStore(LedgerStore):
         return int(row[0]) if row else 0
 
     def close(self) -> None:
+        self._reads.close()
         self.c.close()

@@ -117,6 +117,31 @@ def test_expired_access_token_is_refused_after_the_leeway(
     assert rejected(oauth.verify_access_token, access_token) == "token_expired"
 
 
+def test_a_verified_token_is_recognised_again_only_by_its_exact_text(oauth: OAuth, access_token: str) -> None:
+    first = oauth.verify_access_token(access_token)
+    assert oauth.verify_access_token(access_token) is first  # the repeat came from the cache
+    header, payload, signature = access_token.split(".")
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    assert rejected(oauth.verify_access_token, f"{header}.{payload}.{flipped}") == "token_invalid"
+    _, claims = segments(access_token)
+    claims["scope"] = "accounts payments fundsconfirmations"
+    forged = json_b64encode(claims).decode()
+    assert rejected(oauth.verify_access_token, f"{header}.{forged}.{signature}") == "token_invalid"
+
+
+def test_a_cached_token_keeps_the_time_window_of_a_full_check(
+    oauth: OAuth, access_token: str, clock: ManualClock
+) -> None:
+    issued_ns = clock.now_ns()
+    oauth.verify_access_token(access_token)
+    clock.set(issued_ns - (TOKEN_LEEWAY_S + 1) * NS_PER_SECOND)  # before iat, beyond the leeway
+    assert rejected(oauth.verify_access_token, access_token) == "token_invalid"  # "issued in the future"
+    clock.set(issued_ns + (300 + TOKEN_LEEWAY_S) * NS_PER_SECOND)
+    assert rejected(oauth.verify_access_token, access_token) == "token_expired"
+    clock.set(issued_ns)  # expired entries leave the cache; the token itself is still good
+    assert oauth.verify_access_token(access_token).scopes == frozenset({"accounts", "payments"})
+
+
 def test_wrong_audience_is_refused(oauth: OAuth, access_token: str, signing_key: Ed25519PrivateKey) -> None:
     forged = mint(signing_key, access_token, aud="https://other-bank.example/api")
     assert rejected(oauth.verify_access_token, forged) == "token_audience_invalid"
