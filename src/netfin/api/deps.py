@@ -6,11 +6,12 @@ to the audit log before the 401 or 403 goes out.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from netfin.core.errors import Forbidden, NetfinError, Unauthenticated
 from netfin.identity.model import Role
@@ -77,14 +78,12 @@ def _enforce(request: Request, policy: str, key: str, actor_kind: str) -> None:
         raise
 
 
-def tpp(*scopes: str) -> Callable[..., TppAccess]:
+def tpp(*scopes: str) -> Callable[..., Awaitable[TppAccess]]:
     """A dependency: a TPP access token carrying one of ``scopes``; rate-limited per client."""
     wanted = frozenset(scopes)
     names = " or ".join(repr(s) for s in scopes)
 
-    def dependency(
-        request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
-    ) -> TppAccess:
+    def checked(request: Request, authorization: str | None) -> TppAccess:
         bank = bank_of(request)
         try:
             claims = bank.oauth.verify_access_token(_bearer(authorization))
@@ -98,7 +97,40 @@ def tpp(*scopes: str) -> Callable[..., TppAccess]:
         _enforce(request, "tpp_client", claims.client_id, "tpp")
         return TppAccess(claims.client_id, claims.consent_id, interaction_id(request))
 
+    async def dependency(
+        request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+    ) -> TppAccess:
+        """On the event loop when accepting needs no I/O (``_recognised``), else on a worker
+        thread: verification may read the client's status, a refusal waits for its audit entry,
+        and Redis-backed rate limits are a network call."""
+        access = _recognised(request, authorization, wanted)
+        if access is not None:
+            return access
+        return await run_in_threadpool(checked, request, authorization)
+
     return dependency
+
+
+def _recognised(request: Request, authorization: str | None, wanted: frozenset[str]) -> TppAccess | None:
+    """A TPP's request accepted from memory alone, or ``None`` for the full check.
+
+    The token was verified before and its client is known active
+    (``OAuth.recognised_access_token``), it carries a wanted scope, and the
+    in-process rate limiter lets it through. Anything else, refusals included,
+    goes to the full check, which audits what it refuses.
+    """
+    if authorization is None or len(authorization) > AUTHORIZATION_LENGTH_MAX:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    bank = bank_of(request)
+    if scheme.lower() != "bearer" or not bank.rate_limiter.in_process:
+        return None
+    claims = bank.oauth.recognised_access_token(token.strip())
+    if claims is None or not claims.scopes & wanted:
+        return None
+    if not bank.rate_limiter.check("tpp_client", claims.client_id).allowed:
+        return None  # the full check refuses it again, and audits the refusal
+    return TppAccess(claims.client_id, claims.consent_id, interaction_id(request))
 
 
 @dataclass(frozen=True, slots=True)

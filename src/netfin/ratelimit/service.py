@@ -117,6 +117,11 @@ class RateLimiter:
         return self._backend
 
     @property
+    def in_process(self) -> bool:
+        """True when decisions need no I/O: the buckets live in this process (no Redis)."""
+        return isinstance(self._backend, InMemoryBuckets)
+
+    @property
     def degraded(self) -> bool:
         """True while decisions come from the in-process fallback."""
         with self._lock:

@@ -528,6 +528,31 @@ class OAuth:
             if earliest_s <= now_s + TOKEN_LEEWAY_S:
                 self._require_active(result.client_id)
                 return result
+        return self._verify_access_token(token)
+
+    def recognised_access_token(self, token: str) -> AccessClaims | None:
+        """The claims of an access token that needs nothing but memory to accept.
+
+        ``verify_access_token`` would accept it without reading anything (it
+        was verified before, is inside its time window, and its client is known
+        active from the status cache). ``None`` means "ask
+        ``verify_access_token``", never "refused": the API calls this on its
+        event loop and only goes to a worker thread when it returns ``None``.
+        """
+        cached = self._access_cache.get(token)
+        if cached is None:
+            return None
+        result, expires_s, earliest_s = cached
+        now_ns = self._clock.now_ns()
+        now_s = now_ns // NS_PER_SECOND
+        if expires_s <= now_s - TOKEN_LEEWAY_S or earliest_s > now_s + TOKEN_LEEWAY_S:
+            return None
+        status = self._status_cache.get(result.client_id)
+        if status is None or now_ns >= status[1] or status[0] is not ClientStatus.ACTIVE:
+            return None
+        return result
+
+    def _verify_access_token(self, token: str) -> AccessClaims:
         claims = self._verified_platform_claims(token, ACCESS_TOKEN_TYPE, self._access_claims)
         try:
             client_id = _string(claims["client_id"])
