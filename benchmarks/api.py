@@ -81,6 +81,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 APP_DEFAULT = "netfin.api.server:application"
 SERVE_APP = "netfin serve"  # not a factory: run_server starts the CLI itself
+SERVE_H11_APP = "netfin serve --http h11 --loop asyncio"  # the pure-Python HTTP stack
 NODELAY_APP = "api:nodelay_application"
 PROFILED_APP = "api:profiled_application"
 WHATIF_APP = "api:whatif_application"
@@ -493,9 +494,11 @@ def run_server(
         sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1", "--port", str(port),
         "--workers", str(workers), "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
-    if app == SERVE_APP:
+    if app in (SERVE_APP, SERVE_H11_APP):
         netfin = str(Path(sys.executable).with_name("netfin"))
         command = [netfin, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+        if app == SERVE_H11_APP:
+            command += ["--http", "h11", "--loop", "asyncio"]
     with log_path.open("wb") as sink:
         process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT)
     server = Server(process, port, workers, log_path, label)
@@ -933,12 +936,13 @@ def bench_store(
 
 
 def server_variant(text: str) -> tuple[int, str]:
-    """``"2"`` -> (2, ``netfin serve``); ``"2+uvicorn"`` -> (2, plain uvicorn on the production factory);
+    """``"2"`` -> (2, ``netfin serve``); ``"2+h11"`` -> (2, ``netfin serve --http h11 --loop asyncio``,
+    the pure-Python HTTP stack); ``"2+uvicorn"`` -> (2, plain uvicorn on the production factory);
     ``"2+nodelay"`` -> (2, plain uvicorn on the factory that forces TCP_NODELAY)."""
     workers, _, fix = text.partition("+")
-    apps = {"": SERVE_APP, "uvicorn": APP_DEFAULT, "nodelay": NODELAY_APP}
+    apps = {"": SERVE_APP, "h11": SERVE_H11_APP, "uvicorn": APP_DEFAULT, "nodelay": NODELAY_APP}
     if fix not in apps or not workers.isdigit():
-        raise SystemExit(f"--servers: {text!r} is not N, N+uvicorn or N+nodelay")
+        raise SystemExit(f"--servers: {text!r} is not N, N+h11, N+uvicorn or N+nodelay")
     return int(workers), apps[fix]
 
 

@@ -45,7 +45,9 @@ def test_the_listening_socket_is_tcp_so_accepted_connections_get_nodelay() -> No
         sock.close()
 
 
-def _start(tmp_path: Path, port: int, workers: str = "2") -> subprocess.Popen[bytes]:
+def _start(
+    tmp_path: Path, port: int, workers: str = "2", stack: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "NETFIN_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
@@ -54,7 +56,7 @@ def _start(tmp_path: Path, port: int, workers: str = "2") -> subprocess.Popen[by
     netfin = Path(sys.executable).with_name("netfin")
     with (tmp_path / "serve.log").open("wb") as log:  # a file, never an unread pipe that can fill
         return subprocess.Popen(
-            [str(netfin), "serve", "--workers", workers, "--port", str(port)],
+            [str(netfin), "serve", "--workers", workers, "--port", str(port), *stack],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=log,
@@ -79,9 +81,16 @@ def _log(tmp_path: Path) -> str:
     return (tmp_path / "serve.log").read_text(errors="replace")[-4000:]
 
 
-def test_two_workers_answer_keep_alive_requests_without_the_delayed_ack_wait(tmp_path: Path) -> None:
+# The default stack (uvloop and httptools, installed with netfin) and the pure-Python one.
+STACKS = {"uvloop+httptools": (), "asyncio+h11": ("--loop", "asyncio", "--http", "h11")}
+
+
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_two_workers_answer_keep_alive_requests_without_the_delayed_ack_wait(
+    tmp_path: Path, stack: str
+) -> None:
     port = _free_port()
-    server = _start(tmp_path, port)
+    server = _start(tmp_path, port, stack=STACKS[stack])
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5.0) as http:
             _wait_until_up(http, server, tmp_path)
@@ -139,3 +148,16 @@ def test_a_taken_port_is_a_failed_start_not_a_silent_exit(tmp_path: Path, worker
         )  # fmt: skip
     assert result.returncode == 2  # refused before the bank or any worker was started
     assert "cannot listen" in result.stderr and "in use" in result.stderr
+
+
+def test_an_unknown_http_stack_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    netfin = Path(sys.executable).with_name("netfin")
+    env = {**os.environ, "NETFIN_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
+    for option in (["--http", "h2"], ["--loop", "trio"]):
+        result = subprocess.run(
+            [str(netfin), "serve", "--port", str(_free_port()), *option],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert result.returncode == 2
+        assert "serve_option_invalid" in result.stderr
+    assert not (tmp_path / "serve.db").exists()  # refused before the bank was opened

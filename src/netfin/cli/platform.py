@@ -42,15 +42,29 @@ def _emit(data: Any) -> None:
 
 
 WORKER_HEALTHCHECK_S = 60
+SERVE_HTTP = ("auto", "httptools", "h11")
+SERVE_LOOPS = ("auto", "uvloop", "asyncio")
 
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+    http: str = typer.Option(
+        "auto", help="HTTP parser: auto (httptools when installed, as it is by default), httptools or h11."
+    ),
+    loop: str = typer.Option(
+        "auto", help="Event loop: auto (uvloop when installed, as it is by default), uvloop or asyncio."
+    ),
     db: str | None = DbOption,
 ) -> None:
     """Run the HTTP API (open banking v4.0 and /v1) with uvicorn."""
+    if http not in SERVE_HTTP or loop not in SERVE_LOOPS:
+        err.print(
+            f"[red]serve_option_invalid[/red]: --http is one of {', '.join(SERVE_HTTP)}; "
+            f"--loop is one of {', '.join(SERVE_LOOPS)}"
+        )
+        raise typer.Exit(2)
     import uvicorn
 
     if db:
@@ -67,7 +81,7 @@ def serve(
     # kill and respawn workers that were only starting, over and over.
     config = uvicorn.Config(
         "netfin.api.server:application", host=host, port=port, workers=workers, factory=True,
-        access_log=False, timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        access_log=False, timeout_worker_healthcheck=WORKER_HEALTHCHECK_S, http=http, loop=loop,
     )  # fmt: skip
     if workers == 1:
         server = uvicorn.Server(config)
