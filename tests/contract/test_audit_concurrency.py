@@ -123,3 +123,36 @@ def test_two_logs_on_one_database_stay_linear(empty_store_url: str, engine: sa.E
     check_linear(entries, in_turn + [e for result in results for e in result], 640)
     assert [e.seq for e in in_turn] == list(range(1, 41))
     assert [e.actor_id for e in entries[:40]] == ["tpp-0", "tpp-1"] * 20
+
+
+def test_a_writer_that_lost_the_race_appends_after_the_head_it_found(
+    empty_store_url: str, engine: sa.Engine
+) -> None:
+    """PostgreSQL: two logs appending strictly in turn each find the head moved every time; the
+    one-statement append answers with the head it found, and the retry sealed after it succeeds,
+    so only each log's first append (which knows no head yet) takes the locked transaction."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("one-statement appends are PostgreSQL's; SQLite always appends under its write lock")
+    second_engine = _open(empty_store_url)
+    try:
+        logs = [
+            AuditLog(engine, clock=SystemClock(), ids=Uuid7Ids()),
+            AuditLog(second_engine, clock=SystemClock(), ids=Uuid7Ids()),
+        ]
+        locked = [0, 0]
+        for n, log in enumerate(logs):
+            original = log._append_locked
+
+            def counted(drafts: Any, n: int = n, original: Any = original) -> Any:
+                locked[n] += 1
+                return original(drafts)
+
+            log._append_locked = counted  # type: ignore[method-assign]
+        in_turn = [record_many(logs[n % 2], n % 2, 1)[0] for n in range(40)]
+        for log in logs:
+            log.close()
+        assert logs[0].verify().ok
+    finally:
+        second_engine.dispose()
+    assert locked == [1, 1]
+    check_linear(stored(engine), in_turn, 40)

@@ -50,6 +50,11 @@ from netfin.core.limits import INT64_MAX
 
 # Upper bounds for the constructor's settings.
 BATCH_ENTRIES_MAX = 8190
+# PostgreSQL: one-statement appends a batch may try, each sealed after the head the last
+# one found, before it takes the head's row lock in a transaction (two or more server
+# processes appending at once lose the race to each other often; a retry costs one round
+# trip, the locked path about six).
+OPTIMISTIC_APPENDS_MAX = 3
 QUEUE_ENTRIES_MAX = 1_000_000
 # Rows read per statement while verifying; progress is reported after each chunk.
 VERIFY_CHUNK_ROWS = 2000
@@ -280,12 +285,18 @@ class AuditLog:
     def _append(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
         """Seal and write one batch; on PostgreSQL in one statement when the head is as last seen."""
         head = self._head
-        if head is not None:
-            self._head = None  # unknown until this append's outcome is
+        self._head = None  # unknown until this append's outcome is
+        details = [draft.detail_json for draft in drafts]
+        for _ in range(OPTIMISTIC_APPENDS_MAX if head is not None else 0):
+            assert head is not None  # noqa: S101 - the range is empty otherwise; narrows for mypy
             entries = self._seal(drafts, head)
-            if self._store.append_if_head(head, entries, [draft.detail_json for draft in drafts]):
+            appended = self._store.append_if_head(head, entries, details)
+            if appended.ok:
                 self._head = _head_after(entries)
                 return entries
+            if appended.seen is None:
+                break
+            head = appended.seen  # another process appended: seal again after what it wrote
         entries = self._append_locked(drafts)
         if self._store.appends_in_one_statement:
             self._head = _head_after(entries)

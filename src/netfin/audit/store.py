@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import sqlalchemy as sa
@@ -222,15 +222,28 @@ _ENTRY_COLUMNS = (
 # writer moved the head meanwhile (the UPDATE then matches no row and the INSERT selects none).
 # Two writers that saw the same head queue on the row lock; the second re-checks the WHERE
 # against the committed row (READ COMMITTED), finds it moved, and inserts nothing.
+# The statement also answers with the head as its snapshot saw it, so that a writer that lost
+# the race can seal its batch again after that head and try once more without a locked
+# transaction (the snapshot is taken when the statement starts: the answer may itself be
+# overtaken, and then the next attempt answers with a newer one).
 _PG_APPEND_IF_HEAD = (
     "WITH moved AS (UPDATE audit_head SET seq = %(new_seq)s, chain_hash = %(new_hash)s, "
     "at_ns = %(new_at_ns)s WHERE id = 1 AND seq = %(old_seq)s AND chain_hash = %(old_hash)s "
-    "RETURNING id) "
-    f"INSERT INTO audit_log ({', '.join(name for name, _ in _ENTRY_COLUMNS)}) "
+    "RETURNING id), "
+    f"inserted AS (INSERT INTO audit_log ({', '.join(name for name, _ in _ENTRY_COLUMNS)}) "
     "SELECT * FROM unnest("
     + ", ".join(f"%({name})b::{kind}[]" for name, kind in _ENTRY_COLUMNS)
-    + ") WHERE EXISTS (SELECT 1 FROM moved)"
+    + ") WHERE EXISTS (SELECT 1 FROM moved) RETURNING 1) "
+    "SELECT (SELECT count(*) FROM inserted), seq, chain_hash, at_ns FROM audit_head WHERE id = 1"
 )
+
+
+class Appended(NamedTuple):
+    """What ``append_if_head`` did: ``ok`` when it appended; otherwise ``seen``, the head its
+    statement found instead (``None`` when it found no head row)."""
+
+    ok: bool
+    seen: Head | None
 
 
 def _entry_columns(entries: Sequence[AuditEntry], details_json: Sequence[str]) -> dict[str, list[Any]]:
@@ -250,7 +263,9 @@ class _PostgresAppender:
         self._engine = engine
         self._connection: Any = None
 
-    def append_if_head(self, head: Head, entries: Sequence[AuditEntry], details_json: Sequence[str]) -> bool:
+    def append_if_head(
+        self, head: Head, entries: Sequence[AuditEntry], details_json: Sequence[str]
+    ) -> Appended:
         import psycopg
 
         last = entries[-1]
@@ -263,13 +278,18 @@ class _PostgresAppender:
             connection = self._open()
             with connection.cursor() as cursor:
                 cursor.execute(_PG_APPEND_IF_HEAD, params)
-                inserted = int(cursor.rowcount)
+                row = cursor.fetchone()
         except psycopg.Error as error:
             self.close()
             raise sa.exc.DBAPIError(_PG_APPEND_IF_HEAD, None, error) from error
+        if row is None:  # no head row: the log was not seeded; the locked path says so
+            return Appended(False, None)
+        inserted = int(row[0])
         if inserted not in (0, len(entries)):
             raise InvariantViolation(f"an audit append inserted {inserted} of {len(entries)} entries")
-        return inserted == len(entries)
+        if inserted:
+            return Appended(True, None)
+        return Appended(False, Head(int(row[1]), bytes(row[2]), int(row[3])))
 
     def _open(self) -> Any:
         if self._connection is None:
@@ -348,12 +368,15 @@ class AuditStore:
         """Whether ``append_if_head`` is available (PostgreSQL)."""
         return self._appender is not None
 
-    def append_if_head(self, head: Head, entries: Sequence[AuditEntry], details_json: Sequence[str]) -> bool:
+    def append_if_head(
+        self, head: Head, entries: Sequence[AuditEntry], details_json: Sequence[str]
+    ) -> Appended:
         """Append ``entries`` (sealed after ``head``) and move the head, in one statement.
 
-        Returns False, having written nothing, when the head is no longer
-        ``head`` (another writer appended); raises ``sa.exc.DBAPIError`` when
-        the statement failed (nothing written) or its outcome is unknown.
+        Returns ``Appended(False, seen)``, having written nothing, when the head
+        is no longer ``head`` (another writer appended; ``seen`` is the head the
+        statement found); raises ``sa.exc.DBAPIError`` when the statement failed
+        (nothing written) or its outcome is unknown.
         """
         if self._appender is None:
             raise ConfigurationError("append_if_head needs PostgreSQL", code="audit_dialect_unsupported")
