@@ -125,15 +125,14 @@ def test_two_logs_on_one_database_stay_linear(empty_store_url: str, engine: sa.E
     assert [e.actor_id for e in entries[:40]] == ["tpp-0", "tpp-1"] * 20
 
 
-def test_a_writer_that_lost_the_race_appends_after_the_head_it_found(
-    empty_store_url: str, engine: sa.Engine
-) -> None:
-    """PostgreSQL: two logs appending strictly in turn each find the head moved every time; the
-    one-statement append answers with the head it found, and the retry sealed after it succeeds,
-    so only each log's first append (which knows no head yet) takes the locked transaction."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("one-statement appends are PostgreSQL's; SQLite always appends under its write lock")
-    second_engine = _open(empty_store_url)
+def test_a_writer_that_lost_the_race_appends_after_the_head_it_found(empty_pg_url: str) -> None:
+    """PostgreSQL only (SQLite always appends under its write lock): two logs appending strictly
+    in turn each find the head moved every time; the one-statement append answers with the head
+    it found, and the retry sealed after it succeeds, so only each log's first append (which
+    knows no head yet) takes the locked transaction."""
+    engine = _open(empty_pg_url)
+    metadata.create_all(engine, tables=list(AUDIT_TABLES))
+    second_engine = _open(empty_pg_url)
     try:
         logs = [
             AuditLog(engine, clock=SystemClock(), ids=Uuid7Ids()),
@@ -152,7 +151,9 @@ def test_a_writer_that_lost_the_race_appends_after_the_head_it_found(
         for log in logs:
             log.close()
         assert logs[0].verify().ok
+        entries = stored(engine)
     finally:
         second_engine.dispose()
+        engine.dispose()
     assert locked == [1, 1]
-    check_linear(stored(engine), in_turn, 40)
+    check_linear(entries, in_turn, 40)

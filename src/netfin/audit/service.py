@@ -287,15 +287,14 @@ class AuditLog:
         head = self._head
         self._head = None  # unknown until this append's outcome is
         details = [draft.detail_json for draft in drafts]
-        for _ in range(OPTIMISTIC_APPENDS_MAX if head is not None else 0):
-            assert head is not None  # noqa: S101 - the range is empty otherwise; narrows for mypy
+        attempts = 0
+        while head is not None and attempts < OPTIMISTIC_APPENDS_MAX:
+            attempts += 1
             entries = self._seal(drafts, head)
             appended = self._store.append_if_head(head, entries, details)
             if appended.ok:
                 self._head = _head_after(entries)
                 return entries
-            if appended.seen is None:
-                break
             head = appended.seen  # another process appended: seal again after what it wrote
         entries = self._append_locked(drafts)
         if self._store.appends_in_one_statement:
