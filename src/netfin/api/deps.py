@@ -119,13 +119,14 @@ def _recognised(request: Request, authorization: str | None, wanted: frozenset[s
     in-process rate limiter lets it through. Anything else, refusals included,
     goes to the full check, which audits what it refuses.
     """
-    if authorization is None or len(authorization) > AUTHORIZATION_LENGTH_MAX:
-        return None
-    scheme, _, token = authorization.partition(" ")
     bank = bank_of(request)
-    if scheme.lower() != "bearer" or not bank.rate_limiter.in_process:
+    if not bank.rate_limiter.in_process:
         return None
-    claims = bank.oauth.recognised_access_token(token.strip())
+    try:
+        token = _bearer(authorization)
+    except Unauthenticated:
+        return None
+    claims = bank.oauth.recognised_access_token(token)
     if claims is None or not claims.scopes & wanted:
         return None
     if not bank.rate_limiter.check("tpp_client", claims.client_id).allowed:

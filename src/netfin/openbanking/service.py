@@ -119,9 +119,10 @@ class OpenBanking:
     def _consent(
         self, access: TppAccess, kind: ConsentKind, *, connection: sa.Connection | None = None
     ) -> Consent:
-        if access.consent_id is None:
-            raise Forbidden("this token is not bound to a consent", code="consent_required")
-        consent = self.consents.get(access.consent_id, connection=connection)
+        consent = self.consents.get(_consent_id(access), connection=connection)
+        return self._usable(access, kind, consent)
+
+    def _usable(self, access: TppAccess, kind: ConsentKind, consent: Consent) -> Consent:
         require_usable(consent, client_id=access.client_id, kind=kind, now_ns=self.clock.now_ns())
         return consent
 
@@ -147,15 +148,8 @@ class OpenBanking:
     def balances(self, access: TppAccess, account_id: str) -> Balance:
         def run() -> Balance:
             # The hottest TPP read: the consent and the account in one round trip.
-            if access.consent_id is None:
-                raise Forbidden("this token is not bound to a consent", code="consent_required")
-            consent, account = self.consents.get_with_account(access.consent_id, account_id)
-            require_usable(
-                consent,
-                client_id=access.client_id,
-                kind=ConsentKind.ACCOUNT_ACCESS,
-                now_ns=self.clock.now_ns(),
-            )
+            consent, account = self.consents.get_with_account(_consent_id(access), account_id)
+            self._usable(access, ConsentKind.ACCOUNT_ACCESS, consent)
             require_account(consent, account_id)
             require_permission(consent, Permission.READ_BALANCES)
             if account is None:
@@ -315,3 +309,9 @@ class OpenBanking:
             raise InvalidInput(
                 "the chosen account is not the consent's debtor account", code="debtor_account_mismatch"
             )
+
+
+def _consent_id(access: TppAccess) -> str:
+    if access.consent_id is None:
+        raise Forbidden("this token is not bound to a consent", code="consent_required")
+    return access.consent_id

@@ -518,17 +518,28 @@ class OAuth:
         and its client's status are checked again: a TPP sends the same token on
         every request of its life, and the signature check is the dearest part.
         """
-        cached = self._access_cache.get(token) if isinstance(token, str) else None
-        if cached is not None:
-            result, expires_s, earliest_s = cached
-            now_s = self._now_s()
-            if expires_s <= now_s - TOKEN_LEEWAY_S:
-                self._access_cache.pop(token, None)
-                raise TokenRejected("token has expired", code="token_expired")
-            if earliest_s <= now_s + TOKEN_LEEWAY_S:
-                self._require_active(result.client_id)
-                return result
-        return self._verify_access_token(token)
+        cached = self._cached_access(token) if isinstance(token, str) else None
+        if cached is None:
+            return self._verify_access_token(token)
+        result, expired = cached
+        if expired:
+            self._access_cache.pop(token, None)
+            raise TokenRejected("token has expired", code="token_expired")
+        self._require_active(result.client_id)
+        return result
+
+    def _cached_access(self, token: str) -> tuple[AccessClaims, bool] | None:
+        """(claims, expired) of a token verified before, by the same time checks and leeway as
+        the full verification; ``None`` when it was not verified before or would now be refused
+        as issued in the future (the full verification then says why)."""
+        cached = self._access_cache.get(token)
+        if cached is None:
+            return None
+        result, expires_s, earliest_s = cached
+        now_s = self._now_s()
+        if earliest_s > now_s + TOKEN_LEEWAY_S:
+            return None
+        return result, expires_s <= now_s - TOKEN_LEEWAY_S
 
     def recognised_access_token(self, token: str) -> AccessClaims | None:
         """The claims of an access token that needs nothing but memory to accept.
@@ -539,18 +550,13 @@ class OAuth:
         ``verify_access_token``", never "refused": the API calls this on its
         event loop and only goes to a worker thread when it returns ``None``.
         """
-        cached = self._access_cache.get(token)
-        if cached is None:
+        cached = self._cached_access(token)
+        if cached is None or cached[1]:
             return None
-        result, expires_s, earliest_s = cached
-        now_ns = self._clock.now_ns()
-        now_s = now_ns // NS_PER_SECOND
-        if expires_s <= now_s - TOKEN_LEEWAY_S or earliest_s > now_s + TOKEN_LEEWAY_S:
+        status = self._status_cache.get(cached[0].client_id)
+        if status is None or self._clock.now_ns() >= status[1] or status[0] is not ClientStatus.ACTIVE:
             return None
-        status = self._status_cache.get(result.client_id)
-        if status is None or now_ns >= status[1] or status[0] is not ClientStatus.ACTIVE:
-            return None
-        return result
+        return cached[0]
 
     def _verify_access_token(self, token: str) -> AccessClaims:
         claims = self._verified_platform_claims(token, ACCESS_TOKEN_TYPE, self._access_claims)
