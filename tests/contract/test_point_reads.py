@@ -38,3 +38,47 @@ def test_a_read_survives_its_connection_dying(pg_url: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         reads.one("SELECT 1", ())
     assert caught.value.code == "database_closed"
+
+
+def test_point_reads_give_what_the_engine_reads_give(pg_url: str) -> None:
+    """The customer-account and consent reads on the point-read pool decode the same rows to the
+    same values as the SQLAlchemy reads they stand in for."""
+    from netfin.identity import store as identity_store
+    from netfin.identity.consents import store as consent_store
+    from netfin.identity.model import AccountStatus, CustomerAccount
+
+    engine = open_engine(pg_url)
+    reads = point_reads(engine)
+    assert reads is not None
+    accounts = [
+        CustomerAccount(
+            f"acc-{n}",
+            7 + n,
+            2**100 + n,
+            "GBP",
+            f"Nick {n}",
+            f"GB00TEST{n:014d}",
+            AccountStatus.ENABLED if n else AccountStatus.DISABLED,
+            1_000 + n,
+        )
+        for n in (2, 0, 1)
+    ]
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                identity_store.customer_accounts.insert(),
+                [identity_store.account_values(a) for a in accounts],
+            )
+        ids = ["acc-1", "acc-2", "acc-9", "acc-0"]
+        with engine.connect() as connection:
+            expected = identity_store.load_accounts(connection, ids)
+            expected_consent = consent_store.load(connection, "no-such-consent")
+        assert [a.account_id for a in expected] == ["acc-0", "acc-1", "acc-2"]
+        assert identity_store.read_accounts(reads, ids) == expected
+        assert identity_store.read_accounts(reads, []) == []
+        assert identity_store.read_account_by_iban(reads, accounts[0].iban) == accounts[0]
+        assert identity_store.read_account_by_iban(reads, "GB00NONE") is None
+        assert consent_store.read(reads, "no-such-consent") is expected_consent is None
+        assert consent_store.load_with_account(reads, "no-such-consent", "acc-1") == (None, None)
+    finally:
+        engine.dispose()

@@ -41,6 +41,7 @@ from netfin.identity.model import (
     validate_phone,
 )
 from netfin.ledger import Account, AccountFlags, CreateAccountResult, Ledger, Transfer
+from netfin.storage.reads import point_reads
 
 # Chart of accounts (ledger ``code``) for the accounts identity opens.
 CODE_CUSTOMER_DEPOSIT = 100
@@ -406,6 +407,9 @@ class Identity:
     ) -> list[CustomerAccount]:
         if connection is not None:
             return store.load_accounts(connection, account_ids)
+        reads = point_reads(self.engine)
+        if reads is not None:
+            return store.read_accounts(reads, account_ids)
         with self.engine.connect() as connection:
             return store.load_accounts(connection, account_ids)
 
@@ -416,6 +420,9 @@ class Identity:
         return accounts[0]
 
     def find_account_by_iban(self, iban: str) -> CustomerAccount | None:
+        reads = point_reads(self.engine)
+        if reads is not None:
+            return store.read_account_by_iban(reads, iban)
         with self.engine.connect() as connection:
             row = connection.execute(
                 sa.select(store.customer_accounts).where(store.customer_accounts.c.iban == iban)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from netfin.identity.model import (
     Role,
 )
 from netfin.storage import metadata
+from netfin.storage.reads import PointReads
 
 parties = sa.Table(
     "parties",
@@ -146,6 +148,27 @@ def account_from_row(row: Any) -> CustomerAccount:
 def load_party(connection: sa.Connection, party_id: int) -> Party | None:
     row = connection.execute(sa.select(parties).where(parties.c.party_id == b16(party_id))).first()
     return None if row is None else party_from_row(row)
+
+
+# Customer accounts through point reads (``netfin.storage.reads``, PostgreSQL): one round trip.
+AccountRow = namedtuple("AccountRow", [c.name for c in customer_accounts.c])  # type: ignore[misc]
+ACCOUNT_COLUMNS_SQL = ", ".join(c.name for c in customer_accounts.c)
+
+
+def read_accounts(reads: PointReads, account_ids: Sequence[str]) -> list[CustomerAccount]:
+    """As ``load_accounts``, on the point-read pool."""
+    if not account_ids:
+        return []
+    sql = (
+        f"SELECT {ACCOUNT_COLUMNS_SQL} FROM customer_accounts WHERE account_id = ANY(%s) ORDER BY account_id"
+    )
+    rows = reads.run(lambda c: c.execute(sql, (list(account_ids),)).fetchall())
+    return [account_from_row(AccountRow(*r)) for r in rows]
+
+
+def read_account_by_iban(reads: PointReads, iban: str) -> CustomerAccount | None:
+    row = reads.one(f"SELECT {ACCOUNT_COLUMNS_SQL} FROM customer_accounts WHERE iban = %s", (iban,))
+    return None if row is None else account_from_row(AccountRow(*row))
 
 
 def load_accounts(connection: sa.Connection, account_ids: Sequence[str]) -> list[CustomerAccount]:

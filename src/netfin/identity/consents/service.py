@@ -120,8 +120,11 @@ class Consents:
         ``connection``: read on this open connection (a caller reading several
         things at once) instead of checking one out of the pool.
         """
+        reads = point_reads(self.engine) if connection is None else None
         if connection is not None:
             consent = store.load(connection, consent_id)
+        elif reads is not None:
+            consent = store.read(reads, consent_id)
         else:
             with self.engine.connect() as connection:
                 consent = store.load(connection, consent_id)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from netfin.identity.consents.model import Consent, ConsentKind, ConsentStatus, Permission
 from netfin.identity.model import CustomerAccount
-from netfin.identity.store import account_from_row, customer_accounts
+from netfin.identity.store import AccountRow, account_from_row, customer_accounts
 from netfin.storage import metadata
 from netfin.storage.reads import PointReads
 
@@ -108,8 +108,16 @@ def set_status(
 
 # A consent and one customer account in one statement (see ``load_with_account``).
 _ConsentRow = namedtuple("_ConsentRow", [c.name for c in consents.c])  # type: ignore[misc]
-_AccountRow = namedtuple("_AccountRow", [c.name for c in customer_accounts.c])  # type: ignore[misc]
 _CONSENT_WIDTH = len(consents.c)
+_CONSENT_COLUMNS_SQL = ", ".join(c.name for c in consents.c)
+
+
+def read(reads: PointReads, consent_id: str) -> Consent | None:
+    """As ``load``, on the point-read pool."""
+    row = reads.one(f"SELECT {_CONSENT_COLUMNS_SQL} FROM consents WHERE consent_id = %s", (consent_id,))
+    return None if row is None else consent_from_row(_ConsentRow(*row))
+
+
 CONSENT_AND_ACCOUNT_SQL = (
     "SELECT "
     + ", ".join([f"c.{c.name}" for c in consents.c] + [f"a.{c.name}" for c in customer_accounts.c])
@@ -127,5 +135,5 @@ def load_with_account(
         return None, None
     consent = consent_from_row(_ConsentRow(*row[:_CONSENT_WIDTH]))
     account_part = row[_CONSENT_WIDTH:]
-    account = None if account_part[0] is None else account_from_row(_AccountRow(*account_part))
+    account = None if account_part[0] is None else account_from_row(AccountRow(*account_part))
     return consent, account
