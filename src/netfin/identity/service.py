@@ -402,19 +402,15 @@ class Identity:
             )
             return [store.account_from_row(r) for r in rows]
 
-    def get_accounts(
-        self, account_ids: Sequence[str], *, connection: sa.Connection | None = None
-    ) -> list[CustomerAccount]:
-        if connection is not None:
-            return store.load_accounts(connection, account_ids)
+    def get_accounts(self, account_ids: Sequence[str]) -> list[CustomerAccount]:
         reads = point_reads(self.engine)
         if reads is not None:
             return store.read_accounts(reads, account_ids)
         with self.engine.connect() as connection:
             return store.load_accounts(connection, account_ids)
 
-    def get_account(self, account_id: str, *, connection: sa.Connection | None = None) -> CustomerAccount:
-        accounts = self.get_accounts([account_id], connection=connection)
+    def get_account(self, account_id: str) -> CustomerAccount:
+        accounts = self.get_accounts([account_id])
         if not accounts:
             raise NotFound("no such account", code="account_not_found")
         return accounts[0]

@@ -13,8 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-
 from netfin.core.clock import Clock
 from netfin.core.errors import Forbidden, InvalidInput, NetfinError, NotFound
 from netfin.core.limits import PAGE_LIMIT_MAX
@@ -116,11 +114,8 @@ class OpenBanking:
             reason=reason,
         )
 
-    def _consent(
-        self, access: TppAccess, kind: ConsentKind, *, connection: sa.Connection | None = None
-    ) -> Consent:
-        consent = self.consents.get(_consent_id(access), connection=connection)
-        return self._usable(access, kind, consent)
+    def _consent(self, access: TppAccess, kind: ConsentKind) -> Consent:
+        return self._usable(access, kind, self.consents.get(_consent_id(access)))
 
     def _usable(self, access: TppAccess, kind: ConsentKind, consent: Consent) -> Consent:
         require_usable(consent, client_id=access.client_id, kind=kind, now_ns=self.clock.now_ns())

@@ -114,16 +114,11 @@ class Consents:
 
     # Reads -----------------------------------------------------------------
 
-    def get(self, consent_id: str, *, connection: sa.Connection | None = None) -> Consent:
-        """Unscoped read for use cases that scope themselves (see ``model.require_usable``).
-
-        ``connection``: read on this open connection (a caller reading several
-        things at once) instead of checking one out of the pool.
-        """
-        reads = point_reads(self.engine) if connection is None else None
-        if connection is not None:
-            consent = store.load(connection, consent_id)
-        elif reads is not None:
+    def get(self, consent_id: str) -> Consent:
+        """Unscoped read for use cases that scope themselves (see ``model.require_usable``);
+        one round trip on PostgreSQL's point-read pool (``netfin.storage.reads``)."""
+        reads = point_reads(self.engine)
+        if reads is not None:
             consent = store.read(reads, consent_id)
         else:
             with self.engine.connect() as connection:
