@@ -6,6 +6,7 @@ import functools
 import gc
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from netfin.ledger.model import (
     JournalKind,
     PendingState,
     Transfer,
+    TransferFlags,
 )
 from netfin.ledger.store import Head, LedgerStore, WriteTransaction, b, open_store
 from netfin.ledger.verify import VerifyReport, verify_ledger
@@ -103,6 +105,16 @@ def _reading(method: Callable[Concatenate[Ledger, P], R]) -> Callable[Concatenat
     return read
 
 
+@dataclass(slots=True, eq=False)
+class _Submission:
+    """One caller's ``create_transfers`` batch waiting to be booked in a group."""
+
+    transfers: Sequence[Transfer]
+    results: list[CreateTransferResult] | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class TransferPage:
     transfers: list[Transfer]
@@ -146,6 +158,11 @@ class Ledger:
         # (the API's worker pool) take turns, so no read runs inside another
         # thread's write transaction and the cache is never seen half-updated.
         self._lock = threading.RLock()
+        # Group commit: batches that callers on several threads submit while
+        # another batch is being booked wait here, and the first of them books
+        # them all in one transaction (see create_transfers).
+        self._submissions: deque[_Submission] = deque()
+        self._submitted = threading.Condition(threading.Lock())
 
     @classmethod
     def open(
@@ -227,13 +244,95 @@ class Ledger:
                 tx.set_head(new_head)
             return results, head, new_head
 
-    @_serialised
     def create_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
+        """Book a batch; one result per event, in order.
+
+        Callers on several threads share transactions (group commit): while
+        one batch is being booked, the batches submitted meanwhile queue, and
+        the first in the queue books them together, in arrival order, as one
+        batch of at most ``BATCH_EVENTS_MAX`` events with one durable commit.
+        Each caller gets exactly the results its own events would have had
+        booked one batch after another (events only see earlier events, as
+        within a batch). A batch whose last event is ``linked`` (an open chain,
+        refused on its own) is booked alone, so that it never joins another
+        caller's events. When a group fails with an error, nothing of it was
+        written and each batch of the group is booked again alone, so that one
+        caller's failure is never another's.
+        """
         _check_batch(transfers, Transfer, _INT_FIELDS)
         if not transfers:
             return []
-        with _no_cyclic_gc():
-            return self._with_retry(lambda: self._create_transfers(transfers))
+        if transfers[-1].flags & TransferFlags.LINKED:
+            with self._lock, _no_cyclic_gc():
+                return self._with_retry(lambda: self._create_transfers(transfers))
+        mine = _Submission(transfers)
+        with self._submitted:
+            self._submissions.append(mine)
+            while not mine.done and self._submissions[0] is not mine:
+                self._submitted.wait()
+        if not mine.done:
+            self._book_group()
+        if mine.error is not None:
+            raise mine.error
+        return mine.results  # type: ignore[return-value]
+
+    def _next_group(self) -> list[_Submission]:
+        """The submissions at the head of the queue that fit one batch (the first always does)."""
+        group: list[_Submission] = []
+        size = 0
+        for submission in self._submissions:
+            if group and (
+                size + len(submission.transfers) > BATCH_EVENTS_MAX
+                or submission.transfers[-1].flags & TransferFlags.LINKED
+            ):
+                break
+            group.append(submission)
+            size += len(submission.transfers)
+        return group
+
+    def _book_group(self) -> None:
+        """Called by the submission at the head of the queue: take the ledger lock, then
+        the queue's head group (everything that queued meanwhile), book it, hand out the
+        results and wake the waiters."""
+        group: list[_Submission] = []
+        try:
+            with self._lock, _no_cyclic_gc():
+                with self._submitted:
+                    group = self._next_group()
+                if len(group) == 1:
+                    self._book_alone(group[0])
+                else:
+                    events = [t for submission in group for t in submission.transfers]
+                    try:
+                        results = self._with_retry(lambda: self._create_transfers(events))
+                    except Exception:  # noqa: BLE001 - whatever it was, each batch is tried alone
+                        for submission in group:
+                            self._book_alone(submission)
+                    else:
+                        start = 0
+                        for submission in group:
+                            end = start + len(submission.transfers)
+                            submission.results = results[start:end]
+                            start = end
+        except BaseException as error:  # e.g. KeyboardInterrupt while waiting for the lock
+            with self._submitted:
+                group = group or [self._submissions[0]]
+            for submission in group:
+                if submission.results is None and submission.error is None:
+                    submission.error = error
+            raise
+        finally:
+            with self._submitted:
+                for submission in group:
+                    submission.done = True
+                    self._submissions.popleft()
+                self._submitted.notify_all()
+
+    def _book_alone(self, submission: _Submission) -> None:
+        try:
+            submission.results = self._with_retry(lambda: self._create_transfers(submission.transfers))
+        except Exception as error:  # noqa: BLE001 - raised again in the submitting caller's thread
+            submission.error = error
 
     def _create_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
         try:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import os
 import uuid
 from pathlib import Path
@@ -48,6 +49,7 @@ from netfin.ledger import (
     Transfer,
     TransferFlags,
 )
+from netfin.ledger.service import _Submission
 
 A = CreateAccountResult
 R = CreateTransferResult
@@ -854,6 +856,36 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def create_yet_more_transfers(self, data: st.DataObject) -> None:
         self._transfers(data)
+
+    @rule(data=st.data())
+    def create_transfers_in_a_group(self, data: st.DataObject) -> None:
+        """Several callers' batches booked as one group (``Ledger.create_transfers``' group
+        commit): each gets the slice of results that the concatenated batch gets."""
+        self.consistent = False
+        drafter = Drafter(self, data)
+        while len(drafter.batch) < 2 or (len(drafter.batch) < 8 and drafter.more()):
+            drafter.batch.append(drafter.transfer())
+        cuts = sorted(set(data.draw(st.lists(st.integers(1, len(drafter.batch) - 1), max_size=3), "cuts")))
+        bounds = [0, *cuts, len(drafter.batch)]
+        submissions = []
+        for start, end in itertools.pairwise(bounds):
+            events = [dataclasses.replace(t) for t in drafter.batch[start:end]]
+            events[-1].flags &= ~LINKED  # a batch ending in an open chain is booked alone
+            submissions.append(_Submission(events))
+        batch = [t for submission in submissions for t in submission.transfers]
+        clock = self.clock.now_ns()
+        want = self.model.create_transfers(batch, clock)
+        self.ledger._submissions.extend(submissions)
+        self.ledger._book_group()  # what the first caller in the queue does
+        assert not self.ledger._submissions and all(s.done for s in submissions)
+        got = [r for s in submissions for r in (s.results or [])]
+        self.transfer_events += batch
+        self.created_events += [t for t, w in zip(batch, want, strict=True) if w == R.OK]
+        note(f"a group of {len(submissions)} batches at clock {clock}: " + ", ".join(
+            f"{_fmt_transfer(t)} -> {g.value}" for t, g in zip(batch, got, strict=False)))  # fmt: skip
+        assert [s.error for s in submissions] == [None] * len(submissions)
+        assert got == want, f"group results differ: ledger {got}, model {want}"
+        self.consistent = True
 
     @rule(seconds=st.sampled_from((1, 1, 2, 5)), ns=st.sampled_from((0, 0, 1, 3)))
     def advance_clock(self, seconds: int, ns: int) -> None:
