@@ -151,3 +151,30 @@ def test_bad_keys_are_refused(idem: Idempotency, key: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         idem.run("party:1", key, fingerprint("POST", "/v1/x", {}), Handler())
     assert caught.value.code == "idempotency_key_invalid"
+
+
+def test_racing_claims_run_the_handler_once(idem: Idempotency) -> None:
+    """Eight requests with one key at the same moment: one runs, each other one is told the
+    key is in progress or gets the stored response; never a second run, never a 500."""
+    print_ = fingerprint("POST", "/v1/x", {"a": 1})
+    handler = Handler()
+    start = threading.Barrier(8)
+    outcomes: list[object] = []
+
+    def request() -> None:
+        start.wait(10)
+        try:
+            outcomes.append(idem.run("party:1", KEY, print_, handler))
+        except Conflict as error:
+            outcomes.append(error.code)
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert handler.calls == 1
+    assert len(outcomes) == 8
+    responses = [o for o in outcomes if isinstance(o, StoredResponse)]
+    assert len(responses) >= 1 and all(r.body == handler.body for r in responses)
+    assert {o for o in outcomes if not isinstance(o, StoredResponse)} <= {"idempotency_key_in_progress"}

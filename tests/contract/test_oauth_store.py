@@ -279,3 +279,19 @@ def test_purge_expired_through_the_service(
     assert oauth.purge_expired() == 0
     clock.advance(seconds=3_600)
     assert oauth.purge_expired() == 2
+
+
+def test_a_clients_key_set_is_read_once_and_an_unknown_client_never_cached(
+    oauth: OAuth, client_id: str, tpp_key: jwk.ECKey, engine: sa.Engine
+) -> None:
+    from netfin.identity.oauth import ClientNotFound
+
+    key_set = oauth.client_key_set(client_id)
+    assert key_set is not None
+    assert key_set.get_by_kid("tpp-1").as_dict(private=False) == tpp_key.as_dict(private=False)
+    with engine.begin() as connection:  # the row gone behind the cache's back: still served from memory
+        connection.execute(sa.text("DELETE FROM oauth_clients"))
+    assert oauth.client_key_set(client_id) is key_set
+    for _ in range(2):
+        with pytest.raises(ClientNotFound):
+            oauth.client_key_set("no-such-client")

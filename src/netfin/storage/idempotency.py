@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from netfin.core.clock import Clock
 from netfin.core.errors import Conflict, InvalidInput
 from netfin.storage import metadata
+from netfin.storage.reads import point_reads
 
 TTL_S = 24 * 3600
 STALE_S = 120
@@ -88,10 +89,42 @@ def fingerprint(method: str, path: str, payload: object) -> bytes:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).digest()
 
 
+# PostgreSQL: claim a key in one autocommit statement. A new key is inserted; an expired
+# record, or a claim left "started" for STALE_S, is taken over (the conditional DO UPDATE);
+# a live record is left alone and returned as the statement's snapshot saw it, for the
+# replay or the conflict. No row at all (claimed = 0, every column NULL) means another
+# request inserted the key after this statement's snapshot: it is being claimed.
+# Repeating the statement after a lost connection is safe: a claim that had committed is
+# then found "started" with this fingerprint, a 409 the client retries after STALE_S.
+_PG_CLAIM = (
+    "WITH claimed AS (INSERT INTO idempotency_records AS r "
+    "(scope, key_hash, fingerprint, state, created_ns, expires_ns) "
+    "VALUES (%(scope)s, %(key_hash)s, %(fingerprint)s, 'started', %(now)s, %(expires)s) "
+    "ON CONFLICT (scope, key_hash) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+    "state = 'started', status = NULL, sealed_body = NULL, location = NULL, "
+    "created_ns = EXCLUDED.created_ns, expires_ns = EXCLUDED.expires_ns "
+    "WHERE r.expires_ns <= %(now)s OR (r.state = 'started' AND r.created_ns <= %(stale_before)s) "
+    "RETURNING 1) "
+    "SELECT (SELECT count(*) FROM claimed), r.fingerprint, r.state, r.status, r.sealed_body, r.location "
+    "FROM (SELECT 1) AS one LEFT JOIN idempotency_records AS r "
+    "ON r.scope = %(scope)s AND r.key_hash = %(key_hash)s"
+)
+_PG_COMPLETE = (
+    "UPDATE idempotency_records SET state = 'done', status = %s, sealed_body = %s, location = %s "
+    "WHERE scope = %s AND key_hash = %s"
+)
+_PG_RELEASE = "DELETE FROM idempotency_records WHERE scope = %s AND key_hash = %s AND state = 'started'"
+
+
 class Idempotency:
+    """Idempotency records on one engine. On PostgreSQL each step (claim, completion,
+    release) is one autocommit statement on the engine's point-read pool; on SQLite
+    each is a short SQLAlchemy transaction."""
+
     def __init__(self, engine: sa.Engine, *, clock: Clock) -> None:
         self.engine = engine
         self.clock = clock
+        self._fast = point_reads(engine)
 
     def run(
         self, scope: str, key: str | None, print_: bytes, handler: Callable[[], StoredResponse]
@@ -112,6 +145,10 @@ class Idempotency:
             self._release(scope, key)
             raise
         sealed = _seal(scope, key, response.body)
+        if self._fast is not None:
+            values = (response.status, sealed, response.location, scope, _key_hash(scope, key))
+            self._fast.run(lambda connection: connection.execute(_PG_COMPLETE, values))
+            return response
         with self.engine.begin() as connection:
             connection.execute(
                 sa.update(idempotency_records)
@@ -124,6 +161,8 @@ class Idempotency:
         return response
 
     def _claim(self, scope: str, key: str, print_: bytes) -> StoredResponse | None:
+        if self._fast is not None:
+            return self._claim_in_one_statement(scope, key, print_)
         now = self.clock.now_ns()
         table = idempotency_records
         where = (table.c.scope == scope, table.c.key_hash == _key_hash(scope, key))
@@ -150,17 +189,47 @@ class Idempotency:
                         raise Conflict(
                             "the key is being claimed; retry", code="idempotency_key_in_progress"
                         ) from None
-        if row.fingerprint != print_:
+        return self._answer(
+            scope, key, print_, row.fingerprint, row.state, row.status, row.sealed_body, row.location
+        )
+
+    @staticmethod
+    def _answer(
+        scope: str, key: str, print_: bytes, stored_print: bytes, state: str,
+        status: int | None, sealed_body: bytes | None, location: str | None,
+    ) -> StoredResponse:  # fmt: skip
+        """The answer to a request whose key is already recorded: a replay or a conflict."""
+        if stored_print != print_:
             raise Conflict(
                 "this Idempotency-Key was used with a different request body", code="idempotency_key_reused"
             )
-        if row.state != "done":
+        if state != "done" or status is None or sealed_body is None:
             raise Conflict(
                 "a request with this Idempotency-Key is in progress", code="idempotency_key_in_progress"
             )
-        return StoredResponse(row.status, _open(scope, key, row.sealed_body), row.location, replayed=True)
+        return StoredResponse(status, _open(scope, key, bytes(sealed_body)), location, replayed=True)
+
+    def _claim_in_one_statement(self, scope: str, key: str, print_: bytes) -> StoredResponse | None:
+        if self._fast is None:  # pragma: no cover - only called with the pool
+            raise InvalidInput("no point-read pool", code="idempotency_store_unavailable")
+        now = self.clock.now_ns()
+        params = {
+            "scope": scope, "key_hash": _key_hash(scope, key), "fingerprint": print_, "now": now,
+            "expires": now + TTL_S * _NS, "stale_before": now - STALE_S * _NS,
+        }  # fmt: skip
+        row = self._fast.one(_PG_CLAIM, params)
+        if row is None or row[0]:
+            return None
+        stored, state, status, sealed_body, location = row[1:]
+        if stored is None:
+            raise Conflict("the key is being claimed; retry", code="idempotency_key_in_progress")
+        return self._answer(scope, key, print_, bytes(stored), state, status, sealed_body, location)
 
     def _release(self, scope: str, key: str) -> None:
+        if self._fast is not None:
+            values = (scope, _key_hash(scope, key))
+            self._fast.run(lambda connection: connection.execute(_PG_RELEASE, values))
+            return
         with self.engine.begin() as connection:
             connection.execute(
                 sa.delete(idempotency_records).where(

@@ -168,9 +168,10 @@ def sign_detached(body: bytes, key: Key, header: Mapping[str, Any]) -> str:
 
 
 def verify_detached(
-    signature: str, body: bytes, jwks: Mapping[str, Any], *, client_id: str, now_s: int
+    signature: str, body: bytes, jwks: Mapping[str, Any] | KeySet, *, client_id: str, now_s: int
 ) -> dict[str, Any]:
-    """Check a TPP's ``x-jws-signature`` over ``body``; returns its protected header.
+    """Check a TPP's ``x-jws-signature`` over ``body`` with the client's keys (a JWK Set,
+    as registered or already imported); returns its protected header.
 
     Raises ``JwsSignatureInvalid`` (``jws_signature_invalid``) with the reason.
     """
@@ -214,10 +215,14 @@ def _check_claims(header: Mapping[str, Any], *, client_id: str, now_s: int) -> N
         raise JwsSignatureInvalid(f"{OB_IAT} is older than {JWS_AGE_S_MAX} seconds")
 
 
-def _client_key(header: Mapping[str, Any], jwks: Mapping[str, Any]) -> Key:
+def _client_key(header: Mapping[str, Any], jwks: Mapping[str, Any] | KeySet) -> Key:
     alg = header["alg"]
     _REGISTRY.get_alg(alg)  # refuses "none", HMAC and anything else not allowed
-    key = KeySet.import_key_set(cast(KeySetSerialization, dict(jwks))).get_by_kid(header["kid"])
+    if isinstance(jwks, KeySet):
+        key_set = jwks
+    else:
+        key_set = KeySet.import_key_set(cast(KeySetSerialization, dict(jwks)))
+    key = key_set.get_by_kid(header["kid"])
     if key.get("use", "sig") != "sig":
         raise JwsSignatureInvalid("the key named by kid is not a signing key")
     declared = key.alg

@@ -120,11 +120,11 @@ def _check_signature(
             if required:
                 raise jws.JwsSignatureMissing(f"{jws.SIGNATURE_HEADER} is required on this request")
             return
-        client = bank.oauth.get_client(access.client_id)
-        if not client.jwks:
+        key_set = bank.oauth.client_key_set(access.client_id)
+        if key_set is None:
             raise jws.JwsSignatureInvalid("the client registered no public keys to verify a signature with")
         jws.verify_detached(
-            signature, raw_body(request), client.jwks, client_id=access.client_id,
+            signature, raw_body(request), key_set, client_id=access.client_id,
             now_s=bank.clock.now_ns() // NS_PER_SECOND,
         )  # fmt: skip
     except NetfinError as error:

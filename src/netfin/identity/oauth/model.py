@@ -101,6 +101,9 @@ TOKEN_LEEWAY_S = 5
 # another process than the one that suspended the client.
 CLIENT_STATUS_CACHE_TTL_S = 2
 CLIENT_STATUS_CACHE_SIZE_MAX = 10_000
+# Clients whose registered public keys are kept imported (a client's JWKS is fixed when it
+# registers, so a cached key set is never stale).
+CLIENT_KEY_SETS_CACHE_SIZE_MAX = 10_000
 # Access tokens already verified, by their exact text: the signature, issuer,
 # audience and claims are facts of those bytes, so a repeat is only re-checked
 # for its time window (with the same leeway) and its client's status.

@@ -60,6 +60,7 @@ from netfin.identity.oauth.model import (
     AUTHORIZATION_HEADER_LENGTH_MAX,
     CLIENT_ASSERTION_ALGORITHMS,
     CLIENT_ASSERTION_TYPE_JWT_BEARER,
+    CLIENT_KEY_SETS_CACHE_SIZE_MAX,
     CLIENT_NAME_LENGTH_MAX,
     CLIENT_SECRET_BYTES,
     CLIENT_STATUS_CACHE_SIZE_MAX,
@@ -169,6 +170,7 @@ class OAuth:
         self._jwks = keys.jwks(signing_key)
         self._hasher = password_hasher if password_hasher is not None else PasswordHasher()
         self._status_cache: dict[str, tuple[ClientStatus | None, int]] = {}
+        self._key_sets: dict[str, jwk.KeySet | None] = {}
         # token -> (claims, exp, the earliest second it is valid: max(iat, nbf)); see verify_access_token.
         self._access_cache: dict[str, tuple[AccessClaims, int, int]] = {}
         self._dummy_hash: str | None = None  # made on first use, with this hasher's parameters
@@ -239,6 +241,21 @@ class OAuth:
         if client is None:
             raise ClientNotFound(f"no OAuth client {client_id!r}")
         return client
+
+    def client_key_set(self, client_id: str) -> jwk.KeySet | None:
+        """The public keys ``client_id`` registered, imported (None when it registered none).
+
+        Kept in memory after the first read: a client's JWKS is fixed at registration.
+        Raises ClientNotFound for an unknown client (never cached).
+        """
+        if client_id in self._key_sets:
+            return self._key_sets[client_id]
+        client = self.get_client(client_id)
+        key_set = jwk.KeySet.import_key_set(client.jwks) if client.jwks else None  # type: ignore[arg-type]
+        if len(self._key_sets) >= CLIENT_KEY_SETS_CACHE_SIZE_MAX:
+            self._key_sets.clear()
+        self._key_sets[client_id] = key_set
+        return key_set
 
     def list_clients(self, *, limit: int = 100) -> list[OAuthClient]:
         """Registered clients, newest first, for staff consoles (read-only; secret hashes left out)."""

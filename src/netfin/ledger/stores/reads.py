@@ -17,7 +17,7 @@ and, through ``netfin.storage.reads``, by the platform's hottest reads.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import psycopg
@@ -67,7 +67,8 @@ class PointReads:
 
     def run(self, read: Callable[[psycopg.Connection[Any]], T]) -> T:
         """``read(connection)`` on a pooled autocommit connection; once more on a fresh
-        one when the connection turns out dead. ``read`` must only read."""
+        one when the connection turns out dead. ``read`` must only read, or write in one
+        statement that is safe to repeat (its caller says why)."""
         for attempt in (1, 2):
             try:
                 with self._opened().connection() as connection:
@@ -77,8 +78,8 @@ class PointReads:
                     raise
         raise AssertionError("unreachable")
 
-    def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        """The first row of ``sql`` (``%s`` placeholders), or ``None``."""
+    def one(self, sql: str, params: tuple[Any, ...] | Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of ``sql`` (``%s`` or ``%(name)s`` placeholders), or ``None``."""
         row: tuple[Any, ...] | None = self.run(lambda connection: connection.execute(sql, params).fetchone())
         return row
 
