@@ -49,7 +49,7 @@ from netfin.identity.oauth.keys import load_api_signing_key
 from netfin.identity.passwords import password_hasher_from_env
 from netfin.identity.service import Identity
 from netfin.ledger import Ledger
-from netfin.notifications import Notifications, append_event
+from netfin.notifications import Notifications, append_event, event_statement
 from netfin.notifications.model import CONSENT_AUTHORIZATION_REVOKED, RESOURCE_UPDATE
 from netfin.openbanking.service import OpenBanking
 from netfin.payments import DomesticPayment, Payments
@@ -194,7 +194,8 @@ class Bank:
             self.identity.on_registered = self._screen_new_party
         self.payments = Payments(
             engine, self.ledger, self.identity, self.consents, self.audit, clock=clock, ids=ids,
-            emit=self._payment_event, risk=risk_hook.screen_domestic,
+            emit=self._payment_event, emit_statement=self._payment_event_statement,
+            risk=risk_hook.screen_domestic,
         )  # fmt: skip
         self.orders = PaymentOrders(
             engine,
@@ -262,6 +263,17 @@ class Bank:
     def _payment_event(self, connection: sa.Connection, payment: DomesticPayment) -> None:
         append_event(
             connection,
+            event_id=self.ids.new_id(),
+            event_type=RESOURCE_UPDATE,
+            client_id=payment.client_id,
+            subject_kind="domestic-payment",
+            subject_id=payment.payment_id,
+            payload={"status": payment.status.value},
+            created_ns=self.clock.now_ns(),
+        )
+
+    def _payment_event_statement(self, payment: DomesticPayment) -> tuple[str, dict[str, Any]]:
+        return event_statement(
             event_id=self.ids.new_id(),
             event_type=RESOURCE_UPDATE,
             client_id=payment.client_id,

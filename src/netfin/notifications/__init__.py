@@ -24,7 +24,7 @@ another client's id is answered as not found. At most
 https, or plain http on the loopback host while ``allow_insecure_localhost``
 is on (the embedded default).
 
-Public names: append_event, Notifications, Subscription, Delivery,
+Public names: append_event, event_statement, Notifications, Subscription, Delivery,
 DeliveryStatus, DeliveryStats, DeliveryPage, OutboxEvent, EVENT_TYPES,
 RESOURCE_UPDATE, CONSENT_AUTHORIZATION_REVOKED, LINKED_ACCOUNT_UPDATE,
 SUBJECT_PATHS, SUBSCRIPTIONS_PER_CLIENT_MAX, build_notification,
@@ -55,7 +55,7 @@ from netfin.notifications.model import (
     build_notification,
     subscription_data,
 )
-from netfin.notifications.service import Notifications, append_event
+from netfin.notifications.service import Notifications, append_event, event_statement
 from netfin.notifications.signing import ReplayGuard, key_id, sign_notification, verify_notification
 from netfin.notifications.store import TABLES
 
@@ -81,6 +81,7 @@ __all__ = [
     "TimestampOutOfTolerance",
     "append_event",
     "build_notification",
+    "event_statement",
     "key_id",
     "sign_notification",
     "subscription_data",

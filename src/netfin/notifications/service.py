@@ -90,6 +90,33 @@ def append_event(
     ``event_payload_invalid``, ``timestamp_invalid``) and ``LimitExceeded``
     (``event_payload_too_large``).
     """
+    store.insert_event(connection, _checked_event(
+        event_id, event_type, client_id, subject_kind, subject_id, payload, created_ns
+    ))  # fmt: skip
+
+
+def event_statement(
+    *,
+    event_id: int,
+    event_type: str,
+    client_id: str | None,
+    subject_kind: str,
+    subject_id: str,
+    payload: Mapping[str, Any],
+    created_ns: int,
+) -> tuple[str, dict[str, Any]]:
+    """``append_event`` as the part of one statement (PostgreSQL): checks the event as
+    ``append_event`` does and returns ``(sql, params)`` of an ``INSERT INTO outbox ...
+    SELECT ...`` that the caller ends with its own ``WHERE`` (the event is written only
+    when the change it announces was) and runs as a data-modifying CTE."""
+    event = _checked_event(event_id, event_type, client_id, subject_kind, subject_id, payload, created_ns)
+    return store.INSERT_EVENT_SELECT_SQL, store.event_params(event)
+
+
+def _checked_event(
+    event_id: int, event_type: str, client_id: str | None, subject_kind: str, subject_id: str,
+    payload: Mapping[str, Any], created_ns: int,
+) -> OutboxEvent:  # fmt: skip
     check_event_type(event_type)
     if client_id is not None:
         check_client_id(client_id)
@@ -99,8 +126,7 @@ def append_event(
     if isinstance(created_ns, bool) or not isinstance(created_ns, int) or not 0 <= created_ns <= INT64_MAX:
         raise InvalidInput("created_ns is nanoseconds since the epoch", code="timestamp_invalid")
     body = _payload(payload)
-    event = OutboxEvent(0, event_id, event_type, client_id, subject_kind, subject_id, body, created_ns, None)
-    store.insert_event(connection, event)
+    return OutboxEvent(0, event_id, event_type, client_id, subject_kind, subject_id, body, created_ns, None)
 
 
 def _payload(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -119,18 +119,34 @@ TABLES: tuple[sa.Table, ...] = (outbox, event_subscriptions, deliveries, deliver
 
 
 def insert_event(connection: sa.Connection, event: OutboxEvent) -> None:
-    connection.execute(
-        outbox.insert().values(
-            event_id=id_to_bytes(event.event_id),
-            event_type=event.event_type,
-            client_id=event.client_id,
-            subject_kind=event.subject_kind,
-            subject_id=event.subject_id,
-            payload=orjson.dumps(event.payload).decode(),
-            created_ns=event.created_ns,
-            dispatched_ns=None,
-        )
-    )
+    connection.execute(outbox.insert().values(**_event_values(event), dispatched_ns=None))
+
+
+def _event_values(event: OutboxEvent) -> dict[str, Any]:
+    return {
+        "event_id": id_to_bytes(event.event_id),
+        "event_type": event.event_type,
+        "client_id": event.client_id,
+        "subject_kind": event.subject_kind,
+        "subject_id": event.subject_id,
+        "payload": orjson.dumps(event.payload).decode(),
+        "created_ns": event.created_ns,
+    }
+
+
+# ``insert_event`` as the body of a data-modifying CTE (PostgreSQL); the caller adds its WHERE.
+_EVENT_COLUMNS = (
+    "event_id", "event_type", "client_id", "subject_kind", "subject_id", "payload", "created_ns",
+)  # fmt: skip
+INSERT_EVENT_SELECT_SQL = (
+    f"INSERT INTO outbox ({', '.join(_EVENT_COLUMNS)}) "
+    f"SELECT {', '.join(f'%(event_{name})s' for name in _EVENT_COLUMNS)}"
+)
+
+
+def event_params(event: OutboxEvent) -> dict[str, Any]:
+    """The parameters of ``INSERT_EVENT_SELECT_SQL`` for ``event``."""
+    return {f"event_{name}": value for name, value in _event_values(event).items()}
 
 
 def claim_undispatched(connection: sa.Connection, *, now_ns: int, limit: int) -> list[OutboxEvent]:

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import sqlalchemy as sa
 
 from netfin.core.clock import Clock
-from netfin.core.errors import InvalidInput, NotFound
+from netfin.core.errors import Conflict, InvalidInput, NotFound
 from netfin.core.ids import IdSource, format_id
 from netfin.identity.consents import Consent, Consents
 from netfin.identity.model import Actor, CustomerAccount
@@ -30,6 +31,7 @@ from netfin.identity.service import AuditSink, Identity, audit_change
 from netfin.ledger import CreateTransferResult, Ledger, Transfer
 from netfin.payments import store
 from netfin.payments.model import DomesticInitiation, DomesticPayment, PaymentStatus
+from netfin.storage.reads import point_reads
 
 CODE_DOMESTIC_PAYMENT = 200
 RESUME_BATCH_MAX = 500
@@ -37,6 +39,9 @@ _DONE = (CreateTransferResult.OK, CreateTransferResult.EXISTS)
 
 # Called inside step 3's transaction so that the event commits with the outcome.
 EventEmitter = Callable[[sa.Connection, DomesticPayment], None]
+# The same event as (sql, params) of an ``INSERT ... SELECT`` that step 3 completes with its
+# own WHERE and runs in its one statement on PostgreSQL (``netfin.notifications.event_statement``).
+EventStatement = Callable[[DomesticPayment], tuple[str, dict[str, Any]]]
 # The risk decision before the money moves: None lets the payment through, a reason code rejects it.
 # The customer has already authorised the payment's consent with a passkey, so a step-up or a review
 # asks nothing more of them (a review still joins the analysts' queue).
@@ -55,9 +60,14 @@ class Payments:
         clock: Clock,
         ids: IdSource,
         emit: EventEmitter | None = None,
+        emit_statement: EventStatement | None = None,
         risk: RiskScreen | None = None,
     ) -> None:
         self.engine = engine
+        # PostgreSQL: steps 1 and 3 are one autocommit statement each on the point-read pool
+        # (no SQLAlchemy checkout, pre-ping or BEGIN/COMMIT round trips).
+        self._fast = point_reads(engine)
+        self.emit_statement = emit_statement
         self.risk = risk
         self.ledger = ledger
         self.identity = identity
@@ -96,9 +106,17 @@ class Payments:
             created_ns=now,
             status_updated_ns=now,
         )
-        with self.engine.begin() as connection:
-            self.consents.consume(connection, consent)
-            connection.execute(sa.insert(store.domestic_payments), [store.payment_values(payment)])
+        if self._fast is not None:
+            consume_sql, params = self.consents.consume_statement(consent)
+            params.update(store.payment_values(payment))
+            # Not repeated after a lost connection: the consent may have been used by it.
+            if self._fast.one(f"WITH consumed AS ({consume_sql}) {store.INSERT_IF_CONSUMED_SQL}", params,
+                              retry=False) is None:  # fmt: skip
+                raise Conflict("the consent has already been used", code="consent_consumed")
+        else:
+            with self.engine.begin() as connection:
+                self.consents.consume(connection, consent)
+                connection.execute(sa.insert(store.domestic_payments), [store.payment_values(payment)])
         audit_change(
             self.audit, Actor(actor.kind, actor.id, consent.consent_id, actor.interaction_id),
             "payment.create", "payment", payment.payment_id,
@@ -159,17 +177,20 @@ class Payments:
     def _finish(self, payment: DomesticPayment, status: PaymentStatus, reason: str | None) -> DomesticPayment:
         now = self.clock.now_ns()
         done = replace(payment, status=status, status_reason=reason, status_updated_ns=now)
-        with self.engine.begin() as connection:
-            changed = connection.execute(
-                sa.update(store.domestic_payments)
-                .where(
-                    store.domestic_payments.c.payment_id == payment.payment_id,
-                    store.domestic_payments.c.status == PaymentStatus.PENDING.value,
-                )
-                .values(status=status.value, status_reason=reason, status_updated_ns=now)
-            ).rowcount
-            if changed == 1 and self.emit is not None:
-                self.emit(connection, done)
+        if self._fast is not None and (self.emit is None or self.emit_statement is not None):
+            changed = self._finish_in_one_statement(done)
+        else:
+            with self.engine.begin() as connection:
+                changed = connection.execute(
+                    sa.update(store.domestic_payments)
+                    .where(
+                        store.domestic_payments.c.payment_id == payment.payment_id,
+                        store.domestic_payments.c.status == PaymentStatus.PENDING.value,
+                    )
+                    .values(status=status.value, status_reason=reason, status_updated_ns=now)
+                ).rowcount
+                if changed == 1 and self.emit is not None:
+                    self.emit(connection, done)
         if changed != 1:  # another resumer finished it first; report what is recorded
             return self.get(payment.payment_id)
         audit_change(
@@ -177,6 +198,25 @@ class Payments:
             {"status": status.value, "reason": reason},
         )  # fmt: skip
         return done
+
+    def _finish_in_one_statement(self, done: DomesticPayment) -> int:
+        """Step 3 on PostgreSQL: move the order out of pending and write its event, in one
+        statement; 1 when this call moved it, 0 when another finisher had."""
+        if self._fast is None:  # pragma: no cover - only called with the pool
+            raise InvalidInput("no point-read pool", code="payments_store_unavailable")
+        params: dict[str, Any] = {
+            "payment_id": done.payment_id, "pending": PaymentStatus.PENDING.value,
+            "status": done.status.value, "status_reason": done.status_reason,
+            "status_updated_ns": done.status_updated_ns,
+        }  # fmt: skip
+        sql = f"WITH moved AS ({store.FINISH_SQL})"
+        if self.emit_statement is not None:
+            event_sql, event_params = self.emit_statement(done)
+            params.update(event_params)
+            sql += f", event AS ({event_sql} WHERE EXISTS (SELECT 1 FROM moved) RETURNING 1)"
+        # Safe to repeat after a lost connection: the order is then no longer pending.
+        row = self._fast.one(sql + " SELECT count(*) FROM moved", params)
+        return 0 if row is None else int(row[0])
 
     def get(self, payment_id: str) -> DomesticPayment:
         with self.engine.connect() as connection:

@@ -44,6 +44,23 @@ domestic_payments = sa.Table(
 TABLES = (domestic_payments,)
 
 
+# PostgreSQL, step 1: the order's INSERT as the statement that follows a consent's
+# ``WITH consumed AS (UPDATE consents ... RETURNING 1)``; it inserts only when that
+# statement consumed the consent (parameters: ``payment_values``).
+_COLUMNS = tuple(c.name for c in domestic_payments.c)
+INSERT_IF_CONSUMED_SQL = (
+    f"INSERT INTO domestic_payments ({', '.join(_COLUMNS)}) "
+    f"SELECT {', '.join(f'%({name})s' for name in _COLUMNS)} "
+    "WHERE EXISTS (SELECT 1 FROM consumed) RETURNING 1"
+)
+# PostgreSQL, step 3: the order out of pending, as the body of a data-modifying CTE.
+FINISH_SQL = (
+    "UPDATE domestic_payments SET status = %(status)s, status_reason = %(status_reason)s, "
+    "status_updated_ns = %(status_updated_ns)s WHERE payment_id = %(payment_id)s AND status = %(pending)s "
+    "RETURNING 1"
+)
+
+
 def payment_values(p: DomesticPayment) -> dict[str, Any]:
     i = p.initiation
     return {

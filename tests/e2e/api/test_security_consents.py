@@ -222,3 +222,43 @@ def test_payment_consent_pays_once_and_only_as_consented(world: World) -> None:
     assert_problem(pay(initiation), 403, "consent_consumed")
     assert read(http, "/v1/me/accounts", alice.session)[0]["booked"]["amount"] == "87.66"
     assert read(http, "/v1/me/accounts", bob.session)[0]["booked"]["amount"] == "12.34"
+
+
+def test_a_payment_consent_pays_once_when_payments_race(world: World) -> None:
+    """Four payments under one consent at the same moment, past every check that reads the
+    consent: the consent is consumed by exactly one, the others are refused, money moves once."""
+    import threading
+
+    from netfin.api.openbanking import schemas
+    from netfin.api.openbanking.routes import _initiation
+    from netfin.core.errors import Conflict
+    from netfin.identity.model import Actor
+
+    http, alice, bob = world.http, world.alice, world.bob
+    document = ob.initiation("5.00", "GBP", bob.ibans[0])
+    consent_id, _ = _payment_consent(world, document)
+    bank = world.bank
+    consent = bank.consents.get(consent_id)
+    [debtor] = bank.identity.get_accounts(consent.account_ids)
+    initiation = _initiation(schemas.OBDomesticInitiation.model_validate(document))
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def pay() -> None:
+        start.wait(10)
+        try:
+            payment = bank.payments.initiate_domestic(
+                Actor("tpp", consent.client_id), consent=consent, debtor=debtor, initiation=initiation
+            )
+            outcomes.append(payment.status.value)
+        except Conflict as error:
+            outcomes.append(error.code)
+
+    threads = [threading.Thread(target=pay) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["ACSC", "consent_consumed", "consent_consumed", "consent_consumed"]
+    assert read(http, "/v1/me/accounts", alice.session)[0]["booked"]["amount"] == "95.00"
+    assert read(http, "/v1/me/accounts", bob.session)[0]["booked"]["amount"] == "5.00"

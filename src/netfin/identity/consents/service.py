@@ -245,6 +245,21 @@ class Consents:
         ):  # fmt: skip
             raise Conflict("the consent has already been used", code="consent_consumed")
 
+    def consume_statement(self, consent: Consent) -> tuple[str, dict[str, Any]]:
+        """``consume`` as the part of one statement (PostgreSQL): checks the transition
+        now and returns ``(sql, params)`` of an ``UPDATE consents ... RETURNING 1`` that
+        returns a row only when this call consumed the consent; the caller runs it as a
+        data-modifying CTE of the statement that writes the payment, and reports
+        ``consent_consumed`` when it returned none."""
+        now = self.clock.now_ns()
+        check_transition(consent, ConsentStatus.CONSUMED, now)
+        return store.CONSUME_SQL, {
+            "consume_target": ConsentStatus.CONSUMED.value,
+            "consume_now": now,
+            "consume_consent_id": consent.consent_id,
+            "consume_expected": ConsentStatus.AUTHORISED.value,
+        }
+
     def _change(
         self,
         actor: Actor,

@@ -106,6 +106,14 @@ def set_status(
     return result.rowcount == 1
 
 
+# ``set_status`` for a payment consent being used, as the body of a data-modifying CTE
+# (PostgreSQL), for a caller that writes what the consent pays in the same statement.
+CONSUME_SQL = (
+    "UPDATE consents SET status = %(consume_target)s, status_updated_ns = %(consume_now)s "
+    "WHERE consent_id = %(consume_consent_id)s AND status = %(consume_expected)s RETURNING 1"
+)
+
+
 # A consent and one customer account in one statement (see ``load_with_account``).
 _ConsentRow = namedtuple("_ConsentRow", [c.name for c in consents.c])  # type: ignore[misc]
 _CONSENT_WIDTH = len(consents.c)

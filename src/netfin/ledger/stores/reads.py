@@ -65,22 +65,27 @@ class PointReads:
                 self._pool = pool
             return self._pool
 
-    def run(self, read: Callable[[psycopg.Connection[Any]], T]) -> T:
+    def run(self, read: Callable[[psycopg.Connection[Any]], T], *, retry: bool = True) -> T:
         """``read(connection)`` on a pooled autocommit connection; once more on a fresh
         one when the connection turns out dead. ``read`` must only read, or write in one
-        statement that is safe to repeat (its caller says why)."""
+        statement that is safe to repeat (its caller says why); a write that is not
+        passes ``retry=False`` and gets the error (its outcome is then unknown)."""
         for attempt in (1, 2):
             try:
                 with self._opened().connection() as connection:
                     return read(connection)
             except psycopg.OperationalError:
-                if attempt == 2:
+                if attempt == 2 or not retry:
                     raise
         raise AssertionError("unreachable")
 
-    def one(self, sql: str, params: tuple[Any, ...] | Mapping[str, Any]) -> tuple[Any, ...] | None:
+    def one(
+        self, sql: str, params: tuple[Any, ...] | Mapping[str, Any], *, retry: bool = True
+    ) -> tuple[Any, ...] | None:
         """The first row of ``sql`` (``%s`` or ``%(name)s`` placeholders), or ``None``."""
-        row: tuple[Any, ...] | None = self.run(lambda connection: connection.execute(sql, params).fetchone())
+        row: tuple[Any, ...] | None = self.run(
+            lambda connection: connection.execute(sql, params).fetchone(), retry=retry
+        )
         return row
 
     def close(self) -> None:
