@@ -614,3 +614,26 @@ def test_a_bug_in_the_writer_stops_the_log_loudly(engine: sa.Engine, clock: Manu
         record(log, 2)
     log.close()
     assert [row.seq for row in rows(engine)] == [1] and head_of(engine).seq == 1
+
+
+def test_submit_returns_before_the_commit_and_its_receipt_waits_for_it(
+    audit: AuditLog, engine: sa.Engine
+) -> None:
+    fields: dict[str, Any] = {"actor_kind": "tpp", "actor_id": "tpp-1", "action": "payment.create",
+                              "outcome": "succeeded"}  # fmt: skip
+    with head_locked(engine):  # the writer cannot commit while the head is held
+        receipt = audit.submit(**fields)
+        wait_until(lambda: audit.in_flight == 1, "the writer holds the submitted entry")
+        assert audit.in_flight == 1  # still not committed: submit did not wait for it
+    entry = receipt.wait()
+    assert entry.seq == 1 and entry.action == "payment.create"
+    assert [row.seq for row in rows(engine)] == [1]
+    assert receipt.wait() == entry  # a receipt can be asked again
+
+
+def test_a_submitted_entry_whose_batch_failed_raises_at_the_wait(audit: AuditLog, engine: sa.Engine) -> None:
+    _install_poison(engine)
+    receipt = audit.submit(actor_kind="tpp", actor_id="tpp-1", action="test.poison", outcome="succeeded")
+    with pytest.raises(AuditWriteFailed):
+        receipt.wait()
+    assert rows(engine) == []

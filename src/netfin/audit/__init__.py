@@ -11,7 +11,7 @@ starting from 32 zero bytes; ``at_ns`` never decreases along the chain;
 ``record`` returns only after the entry is committed; rows are never updated
 or deleted (database triggers from ``append_only_guards`` refuse it).
 
-Public names: AuditLog (record, query, verify, close), AuditEntry, AuditPage,
+Public names: AuditLog (record, submit, query, verify, close), AuditReceipt, AuditEntry, AuditPage,
 AuditVerifyReport, AuditFilter, ActorKind, Outcome, AuditLogClosed,
 AuditWriteFailed, append_only_guards, append_only_guards_removal, seed_head,
 audit_log, audit_head, AUDIT_TABLES, QUERY_LIMIT_MAX, canonical_bytes,
@@ -32,7 +32,7 @@ from netfin.audit.model import (
     chain_hash,
     leaf_hash,
 )
-from netfin.audit.service import AuditLog
+from netfin.audit.service import AuditLog, AuditReceipt
 from netfin.audit.store import (
     AUDIT_TABLES,
     append_only_guards,
@@ -52,6 +52,7 @@ __all__ = [
     "AuditLog",
     "AuditLogClosed",
     "AuditPage",
+    "AuditReceipt",
     "AuditVerifyReport",
     "AuditWriteFailed",
     "Outcome",

@@ -79,6 +79,32 @@ class _Pending:
         self.error = error
         self.done.set()
 
+    def wait(self) -> AuditEntry:
+        """The committed entry, once its batch is; raises as ``AuditLog.record`` does."""
+        self.done.wait()
+        if self.error is not None:
+            if isinstance(self.error, InvariantViolation):
+                raise InvariantViolation(f"the audit writer stopped: {self.error}") from self.error
+            raise AuditWriteFailed(
+                f"the audit entry was not recorded: {type(self.error).__name__}"
+            ) from self.error
+        if self.entry is None:
+            raise InvariantViolation("a woken audit caller has neither an entry nor an error")
+        return self.entry
+
+
+class AuditReceipt:
+    """An entry handed to the writer by ``AuditLog.submit``; ``wait()`` returns it committed."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self, pending: _Pending) -> None:
+        self._pending = pending
+
+    def wait(self) -> AuditEntry:
+        """Block until the entry's batch committed (or failed: AuditWriteFailed)."""
+        return self._pending.wait()
+
 
 class AuditLog:
     """The append-only, hash-chained audit log on one engine; safe to share between threads.
@@ -147,6 +173,31 @@ class AuditLog:
         AuditLogClosed after ``close()``, and AuditWriteFailed when the batch
         holding this entry was rolled back.
         """
+        return self.submit(
+            actor_kind=actor_kind, actor_id=actor_id, action=action, outcome=outcome,
+            subject_kind=subject_kind, subject_id=subject_id, consent_id=consent_id,
+            interaction_id=interaction_id, reason=reason, detail=detail,
+        ).wait()  # fmt: skip
+
+    def submit(
+        self,
+        *,
+        actor_kind: str,
+        actor_id: str,
+        action: str,
+        outcome: str,
+        subject_kind: str = "",
+        subject_id: str = "",
+        consent_id: str | None = None,
+        interaction_id: str | None = None,
+        reason: str | None = None,
+        detail: Mapping[str, DetailValue] | None = None,
+    ) -> AuditReceipt:
+        """Hand one entry to the writer and return at once; ``wait()`` on the receipt
+        returns it committed. For a caller with more work to do before it answers: the
+        entry's commit overlaps that work, and the caller still waits before it answers.
+        Raises what ``record`` raises before queueing (bad field, full queue, closed).
+        """
         draft = draft_entry(
             actor_kind=actor_kind,
             actor_id=actor_id,
@@ -170,16 +221,7 @@ class AuditLog:
                 )
             self._waiting.append(pending)
             self._condition.notify()
-        pending.done.wait()
-        if pending.error is not None:
-            if isinstance(pending.error, InvariantViolation):
-                raise InvariantViolation(f"the audit writer stopped: {pending.error}") from pending.error
-            raise AuditWriteFailed(
-                f"the audit entry was not recorded: {type(pending.error).__name__}"
-            ) from pending.error
-        if pending.entry is None:
-            raise InvariantViolation("a woken audit caller has neither an entry nor an error")
-        return pending.entry
+        return AuditReceipt(pending)
 
     def record_many(self, entries: Sequence[Mapping[str, Any]]) -> list[AuditEntry]:
         """Append several entries (each given as ``record``'s keyword arguments) and wait once.
@@ -202,19 +244,7 @@ class AuditLog:
                 )
             self._waiting.extend(pendings)
             self._condition.notify()
-        recorded: list[AuditEntry] = []
-        for pending in pendings:
-            pending.done.wait()
-            if pending.error is not None:
-                if isinstance(pending.error, InvariantViolation):
-                    raise InvariantViolation(f"the audit writer stopped: {pending.error}") from pending.error
-                raise AuditWriteFailed(
-                    f"the audit entry was not recorded: {type(pending.error).__name__}"
-                ) from pending.error
-            if pending.entry is None:
-                raise InvariantViolation("a woken audit caller has neither an entry nor an error")
-            recorded.append(pending.entry)
-        return recorded
+        return [pending.wait() for pending in pendings]
 
     @property
     def queue_depth(self) -> int:

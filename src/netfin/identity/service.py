@@ -72,7 +72,26 @@ BANK_PURPOSES = {
 _IBAN_ATTEMPTS_MAX = 16
 
 
+class AuditWait(Protocol):
+    def wait(self) -> object: ...
+
+
 class AuditSink(Protocol):
+    def submit(
+        self,
+        *,
+        actor_kind: str,
+        actor_id: str,
+        action: str,
+        outcome: str,
+        subject_kind: str = "",
+        subject_id: str = "",
+        consent_id: str | None = None,
+        interaction_id: str | None = None,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> AuditWait: ...
+
     def record(
         self,
         *,
@@ -114,6 +133,28 @@ def audit_changes(
             }
             for subject_id, detail in items
         ]
+    )
+
+
+def submit_change(
+    audit: AuditSink,
+    actor: Actor,
+    action: str,
+    subject_kind: str,
+    subject_id: str,
+    detail: dict[str, Any] | None = None,
+) -> AuditWait:
+    """``audit_change`` without the wait: the caller ``wait()``s before it answers."""
+    return audit.submit(
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        action=action,
+        outcome="succeeded",
+        subject_kind=subject_kind,
+        subject_id=subject_id,
+        consent_id=actor.consent_id,
+        interaction_id=actor.interaction_id,
+        detail=detail,
     )
 
 

@@ -27,7 +27,7 @@ from netfin.core.errors import Conflict, InvalidInput, NotFound
 from netfin.core.ids import IdSource, format_id
 from netfin.identity.consents import Consent, Consents
 from netfin.identity.model import Actor, CustomerAccount
-from netfin.identity.service import AuditSink, Identity, audit_change
+from netfin.identity.service import AuditSink, Identity, audit_change, submit_change
 from netfin.ledger import CreateTransferResult, Ledger, Transfer
 from netfin.payments import store
 from netfin.payments.model import DomesticInitiation, DomesticPayment, PaymentStatus
@@ -117,15 +117,20 @@ class Payments:
             with self.engine.begin() as connection:
                 self.consents.consume(connection, consent)
                 connection.execute(sa.insert(store.domestic_payments), [store.payment_values(payment)])
-        audit_change(
+        # The order's audit entry commits while the payment is screened and booked; it is
+        # waited for before the caller hears the outcome, whatever the outcome.
+        created = submit_change(
             self.audit, Actor(actor.kind, actor.id, consent.consent_id, actor.interaction_id),
             "payment.create", "payment", payment.payment_id,
             {"amount_minor": initiation.amount_minor, "currency": initiation.currency},
         )  # fmt: skip
-        refused = None if self.risk is None else self.risk(payment)
-        if refused is not None:
-            return self._finish(payment, PaymentStatus.REJECTED, refused)
-        return self._book(payment, debtor)
+        try:
+            refused = None if self.risk is None else self.risk(payment)
+            if refused is not None:
+                return self._finish(payment, PaymentStatus.REJECTED, refused)
+            return self._book(payment, debtor)
+        finally:
+            created.wait()
 
     def resolve_creditor(self, initiation: DomesticInitiation) -> CustomerAccount | None:
         """The creditor's account here, or None when it is held at another bank."""
