@@ -128,7 +128,7 @@ class Payments:
             refused = None if self.risk is None else self.risk(payment)
             if refused is not None:
                 return self._finish(payment, PaymentStatus.REJECTED, refused)
-            return self._book(payment, debtor)
+            return self._book(payment, debtor, creditor)
         finally:
             created.wait()
 
@@ -156,14 +156,19 @@ class Payments:
             f"creditor SchemeName {scheme!r} is not supported", code="creditor_scheme_unsupported"
         )
 
-    def _book(self, payment: DomesticPayment, debtor: CustomerAccount) -> DomesticPayment:
-        """Steps 2 and 3: move the money, then record the outcome with its event."""
+    def _book(
+        self, payment: DomesticPayment, debtor: CustomerAccount, creditor: CustomerAccount | None = None
+    ) -> DomesticPayment:
+        """Steps 2 and 3: move the money, then record the outcome with its event.
+        ``creditor``: the internal creditor's account when the caller has it at hand."""
         i = payment.initiation
         if payment.internal_creditor_account_id is None:
             credit_id = self.identity.bank_account(i.currency, "clearing")
             success = PaymentStatus.SETTLEMENT_IN_PROCESS
         else:
-            credit_id = self.identity.get_account(payment.internal_creditor_account_id).ledger_account_id
+            if creditor is None or creditor.account_id != payment.internal_creditor_account_id:
+                creditor = self.identity.get_account(payment.internal_creditor_account_id)
+            credit_id = creditor.ledger_account_id
             success = PaymentStatus.SETTLEMENT_COMPLETED
         [result] = self.ledger.create_transfers(
             [
