@@ -176,14 +176,9 @@ class Bank:
         self.rate_limiter = RateLimiter.from_env(environ, clock=clock)
         self.idempotency = Idempotency(engine, clock=clock)
         self.wallets = Wallets(
-            engine,
-            self.ledger,
-            self.identity,
-            self.audit,
-            load_profile(s.wallet_profile),
-            clock=clock,
-            ids=ids,
-        )
+            engine, self.ledger, self.identity, self.audit, load_profile(s.wallet_profile),
+            clock=clock, ids=ids,
+        )  # fmt: skip
         # Every payment order waits for the risk engine's decision before money moves.
         self.risk: RiskEngine = risk_engine_from_env(environ, engine, self.audit, clock=clock, ids=ids)
         risk_hook = EngineRiskHook(self.risk)
