@@ -256,27 +256,22 @@ class Bank:
         return cls(settings, **kwargs)
 
     def _payment_event(self, connection: sa.Connection, payment: DomesticPayment) -> None:
-        append_event(
-            connection,
-            event_id=self.ids.new_id(),
-            event_type=RESOURCE_UPDATE,
-            client_id=payment.client_id,
-            subject_kind="domestic-payment",
-            subject_id=payment.payment_id,
-            payload={"status": payment.status.value},
-            created_ns=self.clock.now_ns(),
-        )
+        append_event(connection, **self._payment_event_fields(payment))
 
     def _payment_event_statement(self, payment: DomesticPayment) -> tuple[str, dict[str, Any]]:
-        return event_statement(
-            event_id=self.ids.new_id(),
-            event_type=RESOURCE_UPDATE,
-            client_id=payment.client_id,
-            subject_kind="domestic-payment",
-            subject_id=payment.payment_id,
-            payload={"status": payment.status.value},
-            created_ns=self.clock.now_ns(),
-        )
+        return event_statement(**self._payment_event_fields(payment))
+
+    def _payment_event_fields(self, payment: DomesticPayment) -> dict[str, Any]:
+        """The resource-update event that announces a payment's new status to its TPP."""
+        return {
+            "event_id": self.ids.new_id(),
+            "event_type": RESOURCE_UPDATE,
+            "client_id": payment.client_id,
+            "subject_kind": "domestic-payment",
+            "subject_id": payment.payment_id,
+            "payload": {"status": payment.status.value},
+            "created_ns": self.clock.now_ns(),
+        }
 
     def _consent_revoked(self, connection: sa.Connection, consent: Consent) -> None:
         append_event(

@@ -166,17 +166,8 @@ def audit_change(
     subject_id: str,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    audit.record(
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        action=action,
-        outcome="succeeded",
-        subject_kind=subject_kind,
-        subject_id=subject_id,
-        consent_id=actor.consent_id,
-        interaction_id=actor.interaction_id,
-        detail=detail,
-    )
+    """Record one change and return once it is committed."""
+    submit_change(audit, actor, action, subject_kind, subject_id, detail).wait()
 
 
 class Identity:
