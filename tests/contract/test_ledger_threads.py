@@ -74,9 +74,9 @@ def _count_writes(ledger: Ledger) -> list[int]:
     calls = [0]
     write = ledger.store.write
 
-    def counted() -> Any:
+    def counted(events: int | None = None) -> Any:
         calls[0] += 1
-        return write()
+        return write(events)
 
     ledger.store.write = counted  # type: ignore[method-assign]
     return calls

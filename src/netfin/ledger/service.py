@@ -33,7 +33,7 @@ from netfin.ledger.model import (
     Transfer,
     TransferFlags,
 )
-from netfin.ledger.store import Head, LedgerStore, WriteTransaction, b, open_store
+from netfin.ledger.store import BatchReads, Head, LedgerStore, WriteTransaction, b, open_store
 from netfin.ledger.verify import VerifyReport, verify_ledger
 
 _POST_OR_VOID = 4 | 8
@@ -335,12 +335,13 @@ class Ledger:
             submission.error = error
 
     def _create_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
+        reads = _batch_reads(self.clock.now_ns(), transfers)
         try:
-            with self.store.write() as tx:
-                head = tx.head()
+            with self.store.write(len(transfers)) as tx:
+                head = tx.begin_batch(reads)
                 if head.seq != self._cache_seq:
                     self._accounts.clear()  # another writer moved the ledger on
-                results, new_head = self._run_transfers(tx, head, transfers)
+                results, new_head = self._run_transfers(tx, head, transfers, reads.clock_ns)
         except BaseException:
             self._forget_accounts()  # the batch may have changed cached balances
             raise
@@ -348,9 +349,9 @@ class Ledger:
         return results
 
     def _run_transfers(
-        self, tx: WriteTransaction, head: Head, transfers: Sequence[Transfer]
+        self, tx: WriteTransaction, head: Head, transfers: Sequence[Transfer], clock_ns: int
     ) -> tuple[list[CreateTransferResult], Head]:
-        now = self._timestamp(head)
+        now = max(clock_ns, head.timestamp + 1)  # the clock as read before the batch began
         due = tx.due_pending(now, EXPIRY_PER_BATCH_MAX)
         pendings, not_pending = _load_pendings(tx, due, transfers)
         account_ids = {p.transfer.debit_account_id for p in pendings.values()}
@@ -583,6 +584,22 @@ def _no_cyclic_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _batch_reads(clock_ns: int, transfers: Sequence[Transfer]) -> BatchReads:
+    accounts: set[int] = set()
+    for t in transfers:
+        accounts.add(t.debit_account_id)
+        accounts.add(t.credit_account_id)
+    return BatchReads(
+        clock_ns=clock_ns,
+        due_max=EXPIRY_PER_BATCH_MAX,
+        account_ids=frozenset(x for x in accounts if 0 < x < 2**128),
+        transfer_ids=frozenset(t.id for t in transfers if 0 < t.id < 2**128),
+        pending_ids=frozenset(
+            t.pending_id for t in transfers if t.flags & _POST_OR_VOID and 0 < t.pending_id < 2**128
+        ),
+    )
 
 
 def _load_pendings(

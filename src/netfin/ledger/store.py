@@ -150,11 +150,34 @@ def balance_from_row(r: Sequence[Any]) -> AccountBalance:
     return AccountBalance(i(r[0]), r[1], r[2], r[3], r[4], r[5])
 
 
+@dataclass(frozen=True, slots=True)
+class BatchReads:
+    """What a transfer batch will read once it holds the head (``WriteTransaction.begin_batch``):
+    its accounts, its own transfer ids (the idempotency check), the pending transfers that
+    it posts or voids, and the pending transfers due to expire at ``max(clock_ns, head
+    timestamp + 1)``, at most ``due_max`` of them."""
+
+    clock_ns: int
+    due_max: int
+    account_ids: frozenset[int]
+    transfer_ids: frozenset[int]
+    pending_ids: frozenset[int]
+
+
 class WriteTransaction(abc.ABC):
     """Everything a batch may do while it holds the head lock."""
 
     @abc.abstractmethod
     def head(self) -> Head: ...
+
+    def begin_batch(self, reads: BatchReads) -> Head:
+        """Lock the head and return it, as ``head()`` does. A store may also read ahead what
+        ``reads`` names in the same round trip; ``due_pending``, ``load_accounts``,
+        ``load_transfers`` and ``load_pending`` then answer from that when they ask for no
+        more than it covers (each read runs after the head is locked, so it sees what
+        the previous holder committed)."""
+        del reads
+        return self.head()
 
     @abc.abstractmethod
     def load_accounts(self, ids: Iterable[int]) -> dict[int, Account]: ...
@@ -204,7 +227,9 @@ class LedgerStore(abc.ABC):
     concurrent_reads: bool = False
 
     @abc.abstractmethod
-    def write(self) -> AbstractContextManager[WriteTransaction]: ...
+    def write(self, events: int | None = None) -> AbstractContextManager[WriteTransaction]:
+        """The write transaction; ``events``, when given, is the size of the batch it will
+        write (a store may pick a cheaper way to talk to its database for small batches)."""
 
     @abc.abstractmethod
     def lookup_accounts(self, ids: Sequence[int]) -> dict[int, Account]: ...

@@ -5,6 +5,14 @@ anything else, so concurrent processes serialise on one row: the hash chain
 stays linear and no lock cycle (deadlock) can form. Bulk rows go in with
 ``COPY``; account updates with one ``UPDATE ... FROM unnest(...)``.
 
+A small batch (``write(events)`` with at most ``PIPELINE_EVENTS_MAX`` events)
+runs in psycopg's pipeline mode instead: its rows go in with
+``INSERT ... SELECT FROM unnest(...)`` (COPY has no place in a pipeline), every
+write and the COMMIT are sent together, and the transaction costs one round trip
+per read plus one for all its writes, about five in all against fifteen. The
+head's row lock is held for those round trips only, which is what the other
+writers wait for.
+
 A ``?schema=name`` query parameter puts the ledger in its own schema (tests
 use one schema per test; deployments may host several ledgers in one database).
 """
@@ -20,7 +28,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from netfin.core.errors import ConfigurationError, invariant
+from netfin.core.errors import ConfigurationError, InvariantViolation
 from netfin.ledger.model import (
     Account,
     AccountBalance,
@@ -37,6 +45,7 @@ from netfin.ledger.store import (
     JOURNAL_COLUMNS,
     SCHEMA_HEAD,
     TRANSFER_COLUMNS,
+    BatchReads,
     Head,
     LedgerStore,
     WriteTransaction,
@@ -62,63 +71,167 @@ R = TypeVar("R")
 # A batch's statements take arrays of ids (``= ANY``, ``unnest``); with long arrays the
 # planner picks hash or merge joins over sequential scans of tables that grow with the
 # ledger, where probing the primary key per id stays flat. Set for the write transaction
-# as a whole, in one round trip (three separate SETs per statement before: four round
-# trips more per batch, all of them while the batch holds the ledger head).
+# as a whole, in one statement (it also runs in a pipeline, which takes one command per
+# statement).
 _BATCH_PLANNER_SETTINGS = (
-    "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL enable_seqscan = off"
+    "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), "
+    "set_config('enable_seqscan', 'off', true)"
+)
+# Batches of at most this many events are written in pipeline mode (see the module's text).
+PIPELINE_EVENTS_MAX = 256
+
+# Each table's columns with their types, for ``INSERT ... SELECT * FROM unnest(...)``.
+_TRANSFER_TYPES = (
+    "bytea", "bytea", "bytea", "bigint", "text", "integer", "integer",
+    "bytea", "bigint", "bytea", "bigint", "bigint", "bigint",
+)  # fmt: skip
+_ACCOUNT_TYPES = (
+    "bytea", "text", "integer", "integer", "bytea", "bigint", "bigint",
+    "bigint", "bigint", "bigint", "bigint", "smallint", "bigint",
+)  # fmt: skip
+_BALANCE_TYPES = ("bytea", "bigint", "bigint", "bigint", "bigint", "bigint")
+_JOURNAL_TYPES = ("bigint", "smallint", "bytea", "bigint", "bytea", "bytea")
+_PENDING_COLUMNS = "id, status, expires_at"
+_PENDING_TYPES = ("bytea", "smallint", "bigint")
+
+
+def _unnest_insert(table: str, columns: str, types: Sequence[str]) -> str:
+    arrays = ", ".join(f"%b::{kind}[]" for kind in types)
+    return f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})"
+
+
+_UNNEST_INSERTS = {
+    table: _unnest_insert(table, columns, types)
+    for table, columns, types in (
+        ("transfers", TRANSFER_COLUMNS, _TRANSFER_TYPES),
+        ("accounts", ACCOUNT_COLUMNS, _ACCOUNT_TYPES),
+        ("account_balances", BALANCE_COLUMNS, _BALANCE_TYPES),
+        ("journal", JOURNAL_COLUMNS, _JOURNAL_TYPES),
+        ("pending_transfers", _PENDING_COLUMNS, _PENDING_TYPES),
+    )
+}
+
+
+_HEAD_FOR_UPDATE = "SELECT seq, chain_hash, timestamp FROM ledger_head WHERE id = 1 FOR UPDATE"
+_SELECT_ACCOUNTS = f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%b)"
+# Almost every id of a new batch is absent. With a long array the planner scans the whole
+# table (hash join or seq scan), which grows with the ledger; probing the primary key once
+# per id stays flat (the planner settings are the transaction's: _BATCH_PLANNER_SETTINGS).
+_SELECT_TRANSFERS = f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id IN (SELECT unnest(%b::bytea[]))"
+_SELECT_PENDING = "SELECT id, status, expires_at FROM pending_transfers WHERE id = ANY(%b)"
+_SELECT_DUE = (
+    "SELECT id FROM pending_transfers WHERE status = 1 AND expires_at > 0 "
+    "AND expires_at <= %s ORDER BY expires_at, id LIMIT %s"
+)
+# The same, at the batch's time computed from the head it has just locked (a read ahead).
+_SELECT_DUE_AT_BATCH_TIME = (
+    "SELECT id FROM pending_transfers WHERE status = 1 AND expires_at > 0 "
+    "AND expires_at <= greatest(%s, (SELECT timestamp FROM ledger_head WHERE id = 1) + 1) "
+    "ORDER BY expires_at, id LIMIT %s"
 )
 
 
+class _ReadAhead:
+    """A pipelined batch's reads, sent with its head lock (``begin_batch``): each answers a
+    later ``load_*`` or ``due_pending`` call that asks for no more than it covered."""
+
+    def __init__(self, reads: BatchReads, cursors: dict[str, psycopg.Cursor[Any]]) -> None:
+        self.reads = reads
+        self._cursors = cursors
+        self.due_key: tuple[int, int] | None = None
+        self.due: list[int] = []
+        self.accounts: dict[int, Account] = {}
+        self.transfers: dict[int, Transfer] = {}
+        self.pending: dict[int, tuple[PendingStatus, int]] = {}
+
+    def collect(self, head: Head) -> None:
+        """Read every answer (the first fetch flushed the pipeline: they have all arrived)."""
+        cursors = self._cursors
+        self.due_key = (max(self.reads.clock_ns, head.timestamp + 1), self.reads.due_max)
+        self.due = [i(r[0]) for r in cursors["due"]]
+        if "accounts" in cursors:
+            self.accounts = {a.id: a for a in map(account_from_row, cursors["accounts"])}
+        if "transfers" in cursors:
+            self.transfers = {t.id: t for t in map(transfer_from_row, cursors["transfers"])}
+        if "pending" in cursors:
+            self.pending = {i(r[0]): (PendingStatus(r[1]), r[2]) for r in cursors["pending"]}
+
+
 class _PostgresWrite(WriteTransaction):
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], *, pipelined: bool = False) -> None:
         self.c = conn
+        # In pipeline mode: rows go in as unnest() inserts, queued until the commit.
+        self._pipelined = pipelined
+        self._ahead: _ReadAhead | None = None
 
     def head(self) -> Head:
-        row = self.c.execute(
-            "SELECT seq, chain_hash, timestamp FROM ledger_head WHERE id = 1 FOR UPDATE"
-        ).fetchone()
-        invariant(row is not None, "ledger_head row missing: the schema was not migrated")
-        assert row is not None  # noqa: S101 - narrows the type for mypy; invariant() checked it
-        return Head(row[0], bytes(row[1]), row[2])
+        return _head(self.c.execute(_HEAD_FOR_UPDATE).fetchone())
+
+    def begin_batch(self, reads: BatchReads) -> Head:
+        if not self._pipelined:
+            return self.head()
+        c = self.c
+        head_cursor = c.execute(_HEAD_FOR_UPDATE)
+        cursors = {"due": c.cursor().execute(_SELECT_DUE_AT_BATCH_TIME, (reads.clock_ns, reads.due_max))}
+        if reads.account_ids:
+            cursors["accounts"] = c.cursor().execute(_SELECT_ACCOUNTS, ([b(x) for x in reads.account_ids],))
+        wanted = reads.transfer_ids | reads.pending_ids
+        if wanted:
+            cursors["transfers"] = c.cursor().execute(_SELECT_TRANSFERS, ([b(x) for x in wanted],))
+        if reads.pending_ids:
+            cursors["pending"] = c.cursor().execute(_SELECT_PENDING, ([b(x) for x in reads.pending_ids],))
+        head = _head(head_cursor.fetchone())  # one round trip: the lock and every read
+        ahead = _ReadAhead(reads, cursors)
+        ahead.collect(head)
+        self._ahead = ahead
+        return head
 
     def load_accounts(self, ids: Iterable[int]) -> dict[int, Account]:
-        keys = [b(x) for x in set(ids)]
+        wanted = set(ids)
+        ahead = self._ahead
+        if ahead is not None and wanted <= ahead.reads.account_ids:
+            return {x: a for x, a in ahead.accounts.items() if x in wanted}
+        keys = [b(x) for x in wanted]
         if not keys:
             return {}
-        rows = self.c.execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%b)", (keys,))
+        rows = self.c.execute(_SELECT_ACCOUNTS, (keys,))
         return {a.id: a for a in map(account_from_row, rows)}
 
     def load_transfers(self, ids: Iterable[int]) -> dict[int, Transfer]:
-        keys = [b(x) for x in set(ids)]
+        wanted = set(ids)
+        ahead = self._ahead
+        if ahead is not None and wanted <= ahead.reads.transfer_ids | ahead.reads.pending_ids:
+            return {x: t for x, t in ahead.transfers.items() if x in wanted}
+        keys = [b(x) for x in wanted]
         if not keys:
             return {}
-        # Almost every id of a new batch is absent. With a long array the planner
-        # scans the whole table (hash join or seq scan), which grows with the
-        # ledger; probing the primary key once per id stays flat (the planner
-        # settings are the transaction's: see _BATCH_PLANNER_SETTINGS).
-        rows = self.c.execute(
-            f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id IN (SELECT unnest(%b::bytea[]))", (keys,)
-        )
+        rows = self.c.execute(_SELECT_TRANSFERS, (keys,))
         return {t.id: t for t in map(transfer_from_row, rows)}
 
     def load_pending(self, ids: Iterable[int]) -> dict[int, tuple[PendingStatus, int]]:
-        keys = [b(x) for x in set(ids)]
+        wanted = set(ids)
+        ahead = self._ahead
+        if ahead is not None and wanted <= ahead.reads.pending_ids:
+            return {x: p for x, p in ahead.pending.items() if x in wanted}
+        keys = [b(x) for x in wanted]
         if not keys:
             return {}
-        rows = self.c.execute(
-            "SELECT id, status, expires_at FROM pending_transfers WHERE id = ANY(%b)", (keys,)
-        )
+        rows = self.c.execute(_SELECT_PENDING, (keys,))
         return {i(r[0]): (PendingStatus(r[1]), r[2]) for r in rows}
 
     def due_pending(self, now: int, limit: int) -> list[int]:
-        rows = self.c.execute(
-            "SELECT id FROM pending_transfers WHERE status = 1 AND expires_at > 0 "
-            "AND expires_at <= %s ORDER BY expires_at, id LIMIT %s",
-            (now, limit),
-        )
+        ahead = self._ahead
+        if ahead is not None and ahead.due_key == (now, limit):
+            return list(ahead.due)
+        rows = self.c.execute(_SELECT_DUE, (now, limit))
         return [i(r[0]) for r in rows]
 
     def _copy(self, table: str, columns: str, rows: Iterable[Sequence[Any]]) -> None:
+        if self._pipelined:
+            listed = list(rows)
+            if listed:
+                self.c.execute(_UNNEST_INSERTS[table], [list(column) for column in zip(*listed, strict=True)])
+            return
         with self.c.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -156,7 +269,7 @@ class _PostgresWrite(WriteTransaction):
         if new:
             self._copy(
                 "pending_transfers",
-                "id, status, expires_at",
+                _PENDING_COLUMNS,
                 [(b(s.transfer.id), int(s.status), s.expires_at) for s in new],
             )
         if changed:
@@ -199,6 +312,12 @@ class _PostgresWrite(WriteTransaction):
         )
 
 
+def _head(row: tuple[Any, ...] | None) -> Head:
+    if row is None:
+        raise InvariantViolation("ledger_head row missing: the schema was not migrated")
+    return Head(row[0], bytes(row[1]), row[2])
+
+
 class PostgresStore(LedgerStore):
     dialect = "postgresql"
     concurrent_reads = True
@@ -222,7 +341,9 @@ class PostgresStore(LedgerStore):
             "connect_timeout": 10,
         }
         try:
-            self.c: psycopg.Connection[Any] = psycopg.connect(**self._connect_args)
+            # Autocommit: every transaction on it is an explicit one (``transaction()``, or
+            # BEGIN ... COMMIT in a pipeline), never one that a lone statement opened.
+            self.c: psycopg.Connection[Any] = psycopg.connect(**self._connect_args, autocommit=True)
         except psycopg.OperationalError as error:
             raise ConfigurationError(
                 f"cannot connect to PostgreSQL at {self.url}: {error}", code="database_unavailable"
@@ -261,10 +382,32 @@ class PostgresStore(LedgerStore):
             ) from None
 
     @contextmanager
-    def write(self) -> Iterator[WriteTransaction]:
+    def write(self, events: int | None = None) -> Iterator[WriteTransaction]:
+        if events is not None and events <= PIPELINE_EVENTS_MAX:
+            with self._pipelined_write() as tx:
+                yield tx
+            return
         with self.c.transaction():
             self.c.execute(_BATCH_PLANNER_SETTINGS)
             yield _PostgresWrite(self.c)
+
+    @contextmanager
+    def _pipelined_write(self) -> Iterator[WriteTransaction]:
+        """One transaction in pipeline mode: BEGIN, the planner settings and the first read
+        travel together, each later read flushes what is queued, and the writes and the
+        COMMIT travel together when the pipeline ends (which raises any error they met)."""
+        c = self.c  # autocommit: the transaction is the explicit BEGIN ... COMMIT below
+        try:
+            with c.pipeline():
+                c.execute("BEGIN")
+                c.execute(_BATCH_PLANNER_SETTINGS)
+                yield _PostgresWrite(c, pipelined=True)
+                c.execute("COMMIT")
+        finally:
+            # After an error (in the block, or one the pipeline's sync raised) the
+            # transaction may still be open or aborted: end it, writing nothing.
+            if c.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not c.closed:
+                c.rollback()
 
     @contextmanager
     def _read(self) -> Iterator[psycopg.Connection[Any]]:
@@ -341,9 +484,7 @@ class PostgresStore(LedgerStore):
     def head(self) -> Head:
         with self._read() as c:
             row = c.execute("SELECT seq, chain_hash, timestamp FROM ledger_head WHERE id = 1").fetchone()
-        invariant(row is not None, "ledger_head row missing: the schema was not migrated")
-        assert row is not None  # noqa: S101 - narrows the type for mypy; invariant() checked it
-        return Head(row[0], bytes(row[1]), row[2])
+        return _head(row)
 
     def leaf_hashes(self, size: int) -> list[bytes]:
         with self._read() as c:

@@ -204,7 +204,7 @@ class SqliteStore(LedgerStore):
             migrate(connection)
 
     @contextmanager
-    def write(self) -> Iterator[WriteTransaction]:
+    def write(self, events: int | None = None) -> Iterator[WriteTransaction]:
         self.c.execute("BEGIN IMMEDIATE")
         try:
             yield _SqliteWrite(self.c)

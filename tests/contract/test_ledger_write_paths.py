@@ -1,0 +1,143 @@
+"""The store's two ways of writing a batch: small batches in one pipeline (PostgreSQL),
+large ones with COPY. Both must give the same ledger, and a pipelined batch that fails
+anywhere must write nothing and leave the connection usable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from netfin.core.clock import ManualClock
+from netfin.ledger import Account, AccountFlags, CreateTransferResult, Ledger, Transfer, TransferFlags
+from netfin.ledger.stores import postgres
+
+R = CreateTransferResult
+
+
+def _accounts(ledger: Ledger) -> None:
+    ledger.create_accounts(
+        [Account(1, "GBP", 1, flags=AccountFlags.HISTORY), Account(2, "GBP", 1, flags=AccountFlags.HISTORY)]
+    )
+
+
+def _batch(first_id: int, size: int) -> list[Transfer]:
+    """``size`` transfers from 1 to 2; every tenth is pending, and the one after it posts it."""
+    batch = []
+    for k in range(size):
+        transfer_id = first_id + k
+        if k % 10 == 9:
+            batch.append(Transfer(transfer_id, 1, 2, 3, "GBP", 1, TransferFlags.PENDING, timeout=3600))
+        elif k % 10 == 0 and k:
+            batch.append(
+                Transfer(
+                    transfer_id, 0, 0, 2, "GBP", 1, TransferFlags.POST_PENDING, pending_id=transfer_id - 1
+                )
+            )
+        else:
+            batch.append(Transfer(transfer_id, 1, 2, 1, "GBP", 1))
+    return batch
+
+
+@pytest.mark.parametrize("size", [1, postgres.PIPELINE_EVENTS_MAX, postgres.PIPELINE_EVENTS_MAX + 1])
+def test_small_and_large_batches_book_the_same_ledger(ledger: Ledger, size: int) -> None:
+    _accounts(ledger)
+    batch = _batch(1000, size)
+    assert ledger.create_transfers(batch) == [R.OK] * size
+    # Replayed: every id exists, nothing moves twice (the idempotency read in the same path).
+    assert ledger.create_transfers(batch) == [R.EXISTS] * size
+    posted = sum(t.amount for t in batch if not t.flags & TransferFlags.PENDING)
+    pending = sum(3 for k in range(size) if k % 10 == 9 and k + 1 >= size)
+    [one, two] = ledger.lookup_accounts([1, 2])
+    assert (one.debits_posted, one.debits_pending) == (posted, pending)
+    assert (two.credits_posted, two.credits_pending) == (posted, pending)
+    history = ledger.account_balances(1, limit=size)
+    assert len(history.balances) == size
+    assert [t.id for t in ledger.lookup_transfers([t.id for t in batch])] == [t.id for t in batch]
+    report = ledger.verify()
+    assert report.ok and report.transfers == size
+
+
+@pytest.fixture
+def pg_ledger(pg_url: str, clock: ManualClock) -> Iterator[Ledger]:
+    """Pipeline mode is PostgreSQL's: these tests need no SQLite run."""
+    with Ledger.open(pg_url, clock=clock) as opened:
+        yield opened
+
+
+def _fail_in_journal(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """Make the next pipelined batch fail after its transfer, account and history writes were queued."""
+    original = postgres._PostgresWrite.insert_journal
+
+    def failing(self: Any, rows: Any) -> None:
+        monkeypatch.setattr(postgres._PostgresWrite, "insert_journal", original)
+        if how == "python":
+            raise RuntimeError("injected before the journal rows")
+        self.c.execute("SELECT 1 / 0")  # queued: the database refuses it when the pipeline syncs
+
+    monkeypatch.setattr(postgres._PostgresWrite, "insert_journal", failing)
+
+
+@pytest.mark.parametrize("how", ["python", "database"])
+def test_a_pipelined_batch_that_fails_writes_nothing(
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    _accounts(pg_ledger)
+    assert pg_ledger.create_transfers(_batch(10, 3)) == [R.OK] * 3
+    head = pg_ledger.store.head()
+    _fail_in_journal(monkeypatch, how)
+    with pytest.raises(Exception, match=r"injected|division by zero"):
+        pg_ledger.create_transfers(_batch(20, 3))
+    assert pg_ledger.store.head() == head
+    assert pg_ledger.lookup_transfers([20, 21, 22]) == []
+    assert pg_ledger.account_balances(1, limit=10).balances[-1].debits_posted == 3
+    # The connection is usable and the ledger goes on where it stood.
+    assert pg_ledger.create_transfers(_batch(20, 3)) == [R.OK] * 3
+    [one] = pg_ledger.lookup_accounts([1])
+    assert one.debits_posted == 6
+    assert pg_ledger.verify().ok
+
+
+def test_small_batches_post_void_and_expire_pending_transfers(ledger: Ledger, clock: ManualClock) -> None:
+    """The pending transfers a small batch posts, voids or expires are read with its head lock."""
+    _accounts(ledger)
+    pending = TransferFlags.PENDING
+    assert (
+        ledger.create_transfers([Transfer(k, 1, 2, 5, "GBP", 1, pending, timeout=60) for k in (1, 2, 3)])
+        == [R.OK] * 3
+    )
+    assert ledger.create_transfers(
+        [Transfer(4, 0, 0, 5, "GBP", 1, TransferFlags.POST_PENDING, pending_id=1)]
+    ) == [R.OK]
+    assert ledger.create_transfers(
+        [Transfer(5, 0, 0, 0, "GBP", 1, TransferFlags.VOID_PENDING, pending_id=2)]
+    ) == [R.OK]
+    assert ledger.create_transfers(
+        [Transfer(6, 0, 0, 5, "GBP", 1, TransferFlags.POST_PENDING, pending_id=2)]
+    ) == [R.PENDING_TRANSFER_ALREADY_VOIDED]
+    clock.advance(seconds=61)
+    # The next batch expires transfer 3 first (its due list), then refuses to post it.
+    assert ledger.create_transfers(
+        [Transfer(7, 0, 0, 5, "GBP", 1, TransferFlags.POST_PENDING, pending_id=3)]
+    ) == [R.PENDING_TRANSFER_EXPIRED]
+    [one, two] = ledger.lookup_accounts([1, 2])
+    assert (one.debits_posted, one.debits_pending, two.credits_posted, two.credits_pending) == (5, 0, 5, 0)
+    assert ledger.verify().ok
+
+
+def test_two_writers_see_each_others_commits(pg_url: str, clock: ManualClock) -> None:
+    """Two ledgers on one database (as two API processes): each small batch's read-ahead, taken
+    after the head lock, sees what the other committed, so a balance limit holds across them."""
+    with Ledger.open(pg_url, clock=clock) as first, Ledger.open(pg_url, clock=clock) as second:
+        limited = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+        first.create_accounts([Account(1, "GBP", 1), Account(2, "GBP", 1, flags=limited)])
+        assert first.create_transfers([Transfer(10, 1, 2, 10, "GBP", 1)]) == [R.OK]  # 2 holds 10
+        outcomes = []
+        for k in range(12):  # 12 spends of 1 from alternating writers: the last two must fail
+            writer = first if k % 2 else second
+            outcomes += writer.create_transfers([Transfer(100 + k, 2, 1, 1, "GBP", 1)])
+        assert outcomes == [R.OK] * 10 + [R.EXCEEDS_CREDITS] * 2
+        [two] = second.lookup_accounts([2])
+        assert (two.debits_posted, two.credits_posted) == (10, 10)
+        assert second.verify().ok
