@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -74,6 +76,44 @@ _IBAN_ATTEMPTS_MAX = 16
 
 class AuditWait(Protocol):
     def wait(self) -> object: ...
+
+
+# The audit waits a request handler defers to its answer (``answer_after_audit``).
+_DEFERRED_AUDIT_WAITS: ContextVar[list[AuditWait] | None] = ContextVar(
+    "netfin_deferred_audit_waits", default=None
+)
+
+
+@contextmanager
+def answer_after_audit() -> Iterator[None]:
+    """Inside the block, ``wait_or_defer`` keeps the audit entries it is handed and the block's
+    end waits for every one of them, whether the block returned or raised: a handler that
+    answers after the block still answers only once its entries are committed, but they
+    commit while it finishes its other writes instead of one after another. When the
+    block returned and an entry failed, the first failure is raised."""
+    waits: list[AuditWait] = []
+    token = _DEFERRED_AUDIT_WAITS.set(waits)
+    failure: BaseException | None = None
+    try:
+        yield
+    finally:
+        _DEFERRED_AUDIT_WAITS.reset(token)
+        for pending in waits:
+            try:
+                pending.wait()
+            except Exception as error:  # noqa: BLE001 - every entry is waited for; the first failure is raised
+                failure = failure or error
+    if failure is not None:
+        raise failure
+
+
+def wait_or_defer(pending: AuditWait) -> None:
+    """Wait for the entry now, or at the end of the enclosing ``answer_after_audit`` block."""
+    waits = _DEFERRED_AUDIT_WAITS.get()
+    if waits is None:
+        pending.wait()
+    else:
+        waits.append(pending)
 
 
 class AuditSink(Protocol):

@@ -24,7 +24,7 @@ from netfin.identity.consents.model import (
     transaction_window,
 )
 from netfin.identity.model import Actor, CustomerAccount
-from netfin.identity.service import AuditSink, Identity
+from netfin.identity.service import AuditSink, Identity, wait_or_defer
 from netfin.ledger import Account, Ledger, Transfer, TransferFlags
 from netfin.payments import DomesticInitiation, DomesticPayment, Payments
 
@@ -102,16 +102,19 @@ class OpenBanking:
     def _record(
         self, access: TppAccess, action: str, subject: tuple[str, str], outcome: str, reason: str | None
     ) -> None:
-        self.audit.record(
-            actor_kind="tpp",
-            actor_id=access.client_id,
-            action=action,
-            outcome=outcome,
-            subject_kind=subject[0],
-            subject_id=subject[1],
-            consent_id=access.consent_id,
-            interaction_id=access.interaction_id,
-            reason=reason,
+        # Waited for here, or where the request answers (identity.service.answer_after_audit).
+        wait_or_defer(
+            self.audit.submit(
+                actor_kind="tpp",
+                actor_id=access.client_id,
+                action=action,
+                outcome=outcome,
+                subject_kind=subject[0],
+                subject_id=subject[1],
+                consent_id=access.consent_id,
+                interaction_id=access.interaction_id,
+                reason=reason,
+            )
         )
 
     def _consent(self, access: TppAccess, kind: ConsentKind) -> Consent:

@@ -27,7 +27,7 @@ from netfin.core.errors import Conflict, InvalidInput, NotFound
 from netfin.core.ids import IdSource, format_id
 from netfin.identity.consents import Consent, Consents
 from netfin.identity.model import Actor, CustomerAccount
-from netfin.identity.service import AuditSink, Identity, audit_change, submit_change
+from netfin.identity.service import AuditSink, Identity, audit_change, submit_change, wait_or_defer
 from netfin.ledger import CreateTransferResult, Ledger, Transfer
 from netfin.payments import store
 from netfin.payments.model import DomesticInitiation, DomesticPayment, PaymentStatus
@@ -118,7 +118,8 @@ class Payments:
                 self.consents.consume(connection, consent)
                 connection.execute(sa.insert(store.domestic_payments), [store.payment_values(payment)])
         # The order's audit entry commits while the payment is screened and booked; it is
-        # waited for before the caller hears the outcome, whatever the outcome.
+        # waited for before the caller hears the outcome, whatever the outcome (here, or at
+        # the end of the caller's answer_after_audit block).
         created = submit_change(
             self.audit, Actor(actor.kind, actor.id, consent.consent_id, actor.interaction_id),
             "payment.create", "payment", payment.payment_id,
@@ -130,7 +131,7 @@ class Payments:
                 return self._finish(payment, PaymentStatus.REJECTED, refused)
             return self._book(payment, debtor, creditor)
         finally:
-            created.wait()
+            wait_or_defer(created)
 
     def resolve_creditor(self, initiation: DomesticInitiation) -> CustomerAccount | None:
         """The creditor's account here, or None when it is held at another bank."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from netfin.core.clock import NS_PER_SECOND, iso_from_ns
 from netfin.sim import openbanking as ob
 
@@ -262,3 +264,36 @@ def test_a_payment_consent_pays_once_when_payments_race(world: World) -> None:
     assert sorted(outcomes) == ["ACSC", "consent_consumed", "consent_consumed", "consent_consumed"]
     assert read(http, "/v1/me/accounts", alice.session)[0]["booked"]["amount"] == "95.00"
     assert read(http, "/v1/me/accounts", bob.session)[0]["booked"]["amount"] == "5.00"
+
+
+def test_a_payment_answers_only_once_its_audit_entries_are_committed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payment's audit entries commit beside its last writes (answer_after_audit), but the
+    201 still waits for them: with the audit writer slowed down, they are there when it arrives."""
+    import time
+
+    from netfin.audit.service import AuditLog
+
+    http, bob = world.http, world.bob
+    initiation = ob.initiation("2.00", "GBP", bob.ibans[0])
+    consent_id, token = _payment_consent(world, initiation)
+    write_batch = AuditLog._write_batch
+
+    def slow_write_batch(self: AuditLog, batch: Any) -> None:
+        time.sleep(0.2)
+        write_batch(self, batch)
+
+    monkeypatch.setattr(AuditLog, "_write_batch", slow_write_batch)
+    body = {
+        "Data": {"ConsentId": consent_id, "Initiation": initiation},
+        "Risk": {},
+    }
+    paid = ob.expect(
+        http.post(f"{OB}/pisp/domestic-payments", **ob.signed(world.tpp_a, body, **idempotency(token))), 201
+    )
+    monkeypatch.undo()
+    entries = world.bank.audit.query(consent_id=consent_id).entries
+    actions = {(e.action, e.subject_id) for e in entries}
+    assert ("pis.payment.create", consent_id) in actions
+    assert ("payment.create", paid["Data"]["DomesticPaymentId"]) in actions

@@ -32,6 +32,7 @@ from netfin.core.clock import NS_PER_SECOND, ns_from_datetime
 from netfin.core.errors import InvalidInput, NetfinError, NotFound
 from netfin.core.ids import format_id
 from netfin.identity.consents import ConsentKind
+from netfin.identity.service import answer_after_audit
 from netfin.openbanking.service import TppAccess
 from netfin.payments import CreditorAccount, DomesticInitiation, parse_amount
 from netfin.storage.idempotency import StoredResponse, fingerprint
@@ -330,7 +331,10 @@ def create_domestic_payment(
             "get_domestic_payment", DomesticPaymentId=payment.payment_id))}, "Meta": {}}  # fmt: skip
         return v1.stored_json(201, body_json, location)
 
-    return _idempotent(request, bank, access, _key(ob_key, key), body, run, required=True)
+    # The payment's audit entries commit while the idempotency record is completed; the
+    # answer still leaves only once they are committed.
+    with answer_after_audit():
+        return _idempotent(request, bank, access, _key(ob_key, key), body, run, required=True)
 
 
 @pis.get("/domestic-payments/{DomesticPaymentId}", response_model=schemas.OBWriteDomesticResponse5)
