@@ -157,3 +157,58 @@ def test_a_writer_that_lost_the_race_appends_after_the_head_it_found(empty_pg_ur
         engine.dispose()
     assert locked == [1, 1]
     check_linear(entries, in_turn, 40)
+
+
+def test_a_race_lost_while_waiting_for_the_head_answers_with_the_head_that_won(empty_pg_url: str) -> None:
+    """PostgreSQL only: a one-statement append that waits for another writer's in-flight append
+    answers, once that commits, with the head the other writer left (the row as committed, not
+    as the statement's snapshot saw it), so the retry sealed after it can win."""
+    import threading
+    import time
+
+    from netfin.audit.model import draft_entry
+    from netfin.audit.store import Appended, AuditStore, Head
+
+    engine = _open(empty_pg_url)
+    metadata.create_all(engine, tables=list(AUDIT_TABLES))
+    second_engine = _open(empty_pg_url)
+    log = AuditLog(engine, clock=SystemClock(), ids=Uuid7Ids())
+    try:
+        record_many(log, 0, 1)
+        store, other = AuditStore(engine), AuditStore(second_engine)
+        head = store.read_head()
+        assert head is not None and head.seq == 1
+        draft = draft_entry(actor_kind="tpp", actor_id="tpp-9", action="ais.balances.read", outcome="allowed")
+        mine = log._seal([draft], head)
+        answer: list[Appended] = []
+        racer = threading.Thread(target=lambda: answer.append(store.append_if_head(head, mine, ["{}"])))
+        with other.append_transaction() as transaction:  # the other writer, in flight
+            locked = transaction.lock_head()
+            assert locked == head
+            theirs = log._seal([draft, draft], locked)
+            transaction.append(theirs, ["{}", "{}"])
+            racer.start()
+            deadline = time.monotonic() + 30
+            while not _waits_for_a_lock(engine) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert _waits_for_a_lock(engine), "the racing append never waited for the head"
+        racer.join(30)
+        last = theirs[-1]
+        assert answer == [Appended(False, Head(last.seq, last.entry_hash, last.at_ns))]
+        store.close()
+        assert [e.seq for e in stored(engine)] == [1, 2, 3]
+    finally:
+        log.close()
+        second_engine.dispose()
+        engine.dispose()
+
+
+def _waits_for_a_lock(engine: sa.Engine) -> bool:
+    with engine.connect() as connection:
+        waiting = connection.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%INSERT INTO audit_log%'"
+            )
+        ).scalar()
+    return bool(waiting)

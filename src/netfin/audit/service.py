@@ -53,8 +53,9 @@ BATCH_ENTRIES_MAX = 8190
 # PostgreSQL: one-statement appends a batch may try, each sealed after the head the last
 # one found, before it takes the head's row lock in a transaction (two or more server
 # processes appending at once lose the race to each other often; a retry costs one round
-# trip, the locked path about six).
-OPTIMISTIC_APPENDS_MAX = 3
+# trip, the locked path about six, all of them holding the head while the other writers'
+# statements wait for it).
+OPTIMISTIC_APPENDS_MAX = 8
 QUEUE_ENTRIES_MAX = 1_000_000
 # Rows read per statement while verifying; progress is reported after each chunk.
 VERIFY_CHUNK_ROWS = 2000

@@ -219,22 +219,23 @@ _ENTRY_COLUMNS = (
 )  # fmt: skip
 # One statement, one round trip, one implicit transaction: move the head from the state this
 # writer last saw to the batch's last entry and insert the batch, or do neither when another
-# writer moved the head meanwhile (the UPDATE then matches no row and the INSERT selects none).
-# Two writers that saw the same head queue on the row lock; the second re-checks the WHERE
-# against the committed row (READ COMMITTED), finds it moved, and inserts nothing.
-# The statement also answers with the head as its snapshot saw it, so that a writer that lost
-# the race can seal its batch again after that head and try once more without a locked
-# transaction (the snapshot is taken when the statement starts: the answer may itself be
-# overtaken, and then the next attempt answers with a newer one).
+# writer moved the head meanwhile. ``head`` takes the head's row lock first (waiting for a
+# writer whose append is in flight) and, under READ COMMITTED, then reads the row as that
+# writer committed it; the UPDATE goes ahead only when that row is the head the batch was
+# sealed after, and the INSERT only when the UPDATE did. The statement answers with the head
+# it locked, so a writer that lost the race seals its batch again after the head that beat it
+# (not after the one its snapshot saw, which a lock wait leaves stale) and, unless yet another
+# append lands in between, wins the next try.
 _PG_APPEND_IF_HEAD = (
-    "WITH moved AS (UPDATE audit_head SET seq = %(new_seq)s, chain_hash = %(new_hash)s, "
-    "at_ns = %(new_at_ns)s WHERE id = 1 AND seq = %(old_seq)s AND chain_hash = %(old_hash)s "
-    "RETURNING id), "
+    "WITH head AS (SELECT seq, chain_hash, at_ns FROM audit_head WHERE id = 1 FOR UPDATE), "
+    "moved AS (UPDATE audit_head AS h SET seq = %(new_seq)s, chain_hash = %(new_hash)s, "
+    "at_ns = %(new_at_ns)s FROM head WHERE h.id = 1 AND head.seq = %(old_seq)s "
+    "AND head.chain_hash = %(old_hash)s RETURNING h.id), "
     f"inserted AS (INSERT INTO audit_log ({', '.join(name for name, _ in _ENTRY_COLUMNS)}) "
     "SELECT * FROM unnest("
     + ", ".join(f"%({name})b::{kind}[]" for name, kind in _ENTRY_COLUMNS)
     + ") WHERE EXISTS (SELECT 1 FROM moved) RETURNING 1) "
-    "SELECT (SELECT count(*) FROM inserted), seq, chain_hash, at_ns FROM audit_head WHERE id = 1"
+    "SELECT (SELECT count(*) FROM inserted), seq, chain_hash, at_ns FROM head"
 )
 
 
