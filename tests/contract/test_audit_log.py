@@ -637,28 +637,3 @@ def test_a_submitted_entry_whose_batch_failed_raises_at_the_wait(audit: AuditLog
     with pytest.raises(AuditWriteFailed):
         receipt.wait()
     assert rows(engine) == []
-
-
-@pytest.mark.timeout(30)  # without the feature the wait below never returns
-def test_a_caller_whose_entry_nobody_writes_yet_writes_it_itself(audit: AuditLog, engine: sa.Engine) -> None:
-    """The writer thread cannot take the entry (this thread holds the queue's lock, as a busy
-    interpreter keeps the woken writer from running): the waiting caller writes the queue
-    itself, in order and after the head, and the writer thread goes on afterwards."""
-    writers: list[str] = []
-    write_batch = audit._write_batch
-
-    def noted(batch: Any) -> None:
-        writers.append(threading.current_thread().name)
-        write_batch(batch)
-
-    audit._write_batch = noted  # type: ignore[method-assign]
-    first = record(audit, 0)  # the writer thread or this one, whichever came first
-    with audit._condition:  # re-entrant: submit and the wait below take it again
-        receipts = [audit.submit(actor_kind="tpp", actor_id="tpp-1", action="x.y", outcome="allowed")
-                    for _ in range(3)]  # fmt: skip
-        entry = receipts[-1].wait()
-        assert writers[-1] == threading.current_thread().name
-        assert [r.wait().seq for r in receipts] == [2, 3, 4] and entry.seq == 4
-    assert record(audit, 5).seq == 5  # the writer thread (or this caller) carries on
-    assert first.seq == 1 and audit.verify().ok
-    assert [row.seq for row in rows(engine)] == [1, 2, 3, 4, 5]

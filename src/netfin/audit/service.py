@@ -97,17 +97,13 @@ class _Pending:
 class AuditReceipt:
     """An entry handed to the writer by ``AuditLog.submit``; ``wait()`` returns it committed."""
 
-    __slots__ = ("_log", "_pending")
+    __slots__ = ("_pending",)
 
-    def __init__(self, pending: _Pending, log: AuditLog) -> None:
+    def __init__(self, pending: _Pending) -> None:
         self._pending = pending
-        self._log = log
 
     def wait(self) -> AuditEntry:
-        """Block until the entry's batch committed (or failed: AuditWriteFailed). When the
-        entry is still queued and no batch is being written, the caller writes the queue
-        itself rather than wake the writer thread and wait for it."""
-        self._log._write_while_waiting(self._pending)
+        """Block until the entry's batch committed (or failed: AuditWriteFailed)."""
         return self._pending.wait()
 
 
@@ -146,10 +142,6 @@ class AuditLog:
         self._waiting: deque[_Pending] = deque()
         self._in_flight: list[_Pending] = []
         self._closed = False
-        # True while one thread (the writer, or a caller in _write_while_waiting) writes a
-        # batch: batches are written one at a time, in queue order, after the head the last
-        # one left.
-        self._writing = False
         # The head as this writer's last append left it (PostgreSQL): the next batch is sealed
         # after it and written in one statement that checks it (AuditStore.append_if_head).
         # Only the writer thread touches it.
@@ -230,7 +222,7 @@ class AuditLog:
                 )
             self._waiting.append(pending)
             self._condition.notify()
-        return AuditReceipt(pending, self)
+        return AuditReceipt(pending)
 
     def record_many(self, entries: Sequence[Mapping[str, Any]]) -> list[AuditEntry]:
         """Append several entries (each given as ``record``'s keyword arguments) and wait once.
@@ -253,7 +245,6 @@ class AuditLog:
                 )
             self._waiting.extend(pendings)
             self._condition.notify()
-        self._write_while_waiting(pendings[-1])
         return [pending.wait() for pending in pendings]
 
     @property
@@ -292,56 +283,24 @@ class AuditLog:
                 batch = self._next_batch()
                 if batch is None:
                     return
-                self._write_taken(batch)
+                self._in_flight = batch
+                self._write_batch(batch)
+                self._in_flight = []
+        except BaseException as error:
+            # A bug: the waiting callers must not hang on it, and it must not go quiet.
+            self._stop_after_crash(error)
+            raise
         finally:
             self._store.close()
 
     def _next_batch(self) -> list[_Pending] | None:
-        """The next batch to write, once nobody else writes one; None when closed and drained."""
         with self._condition:
-            while True:
-                if self._waiting and not self._writing:
-                    return self._take_batch()
-                if self._closed and not self._waiting and not self._writing:
-                    return None
+            while not self._waiting and not self._closed:
                 self._condition.wait()
-
-    def _take_batch(self) -> list[_Pending]:
-        """Call holding ``_condition``, with entries waiting and no batch being written."""
-        self._writing = True
-        count = min(len(self._waiting), self._batch_max)
-        self._in_flight = [self._waiting.popleft() for _ in range(count)]
-        return self._in_flight
-
-    def _write_taken(self, batch: list[_Pending], *, in_writer: bool = True) -> None:
-        """Write a batch taken by ``_take_batch``, then let the next one be taken."""
-        try:
-            self._write_batch(batch)
-        except BaseException as error:
-            # A bug: the waiting callers must not hang on it, and it must not go quiet. Every
-            # caller hears of it from its wait (InvariantViolation); the writer thread also
-            # dies with it, for the thread's excepthook to report.
-            self._stop_after_crash(error)
-            if in_writer:
-                raise
-        finally:
-            with self._condition:
-                self._writing = False
-                self._in_flight = []
-                self._condition.notify_all()
-
-    def _write_while_waiting(self, pending: _Pending) -> None:
-        """A caller about to wait for ``pending``: when entries are queued and no batch is being
-        written (the writer thread has not woken up yet), write them in this thread. It holds
-        the interpreter already; waking the writer thread and then being woken by it costs two
-        hand-overs of the interpreter lock, each up to a switch interval on a busy process."""
-        if pending.done.is_set():
-            return
-        with self._condition:
-            if self._writing or not self._waiting:
-                return
-            batch = self._take_batch()
-        self._write_taken(batch, in_writer=False)
+            if not self._waiting:
+                return None
+            count = min(len(self._waiting), self._batch_max)
+            return [self._waiting.popleft() for _ in range(count)]
 
     def _write_batch(self, batch: list[_Pending]) -> None:
         try:
