@@ -227,15 +227,24 @@ class OpenBanking:
         self, access: TppAccess, payload: dict[str, Any], initiation: DomesticInitiation
     ) -> DomesticPayment:
         def run() -> DomesticPayment:
-            consent = self._consent(access, ConsentKind.DOMESTIC_PAYMENT)
+            try:
+                iban = self.payments.creditor_iban(initiation)
+            except InvalidInput:  # refused where it was before: after the consent's checks
+                iban, known = None, False
+            else:
+                known = True
+            # The consent, its debtor account and the creditor's account: one round trip.
+            consent, debtors, creditor = self.consents.get_for_payment(_consent_id(access), iban)
+            self._usable(access, ConsentKind.DOMESTIC_PAYMENT, consent)
             if payload.get("Initiation") != consent.payload.get("Initiation"):
                 raise InvalidInput(
                     "the payment's Initiation differs from the consent's", code="consent_mismatch"
                 )
-            [debtor] = self.identity.get_accounts(consent.account_ids)
+            [debtor] = debtors
             return self.payments.initiate_domestic(
-                access.actor, consent=consent, debtor=debtor, initiation=initiation
-            )
+                access.actor, consent=consent, debtor=debtor, initiation=initiation,
+                **({"creditor": creditor} if known else {}),
+            )  # fmt: skip
 
         return self.audited(access, "pis.payment.create", ("consent", access.consent_id or ""), run)
 

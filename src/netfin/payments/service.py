@@ -48,6 +48,13 @@ EventStatement = Callable[[DomesticPayment], tuple[str, dict[str, Any]]]
 RiskScreen = Callable[[DomesticPayment], str | None]
 
 
+class Unresolved:
+    """``initiate_domestic``'s default: the caller has not looked the creditor up."""
+
+
+UNRESOLVED = Unresolved()
+
+
 class Payments:
     def __init__(
         self,
@@ -78,15 +85,24 @@ class Payments:
         self.emit = emit
 
     def initiate_domestic(
-        self, actor: Actor, *, consent: Consent, debtor: CustomerAccount, initiation: DomesticInitiation
+        self,
+        actor: Actor,
+        *,
+        consent: Consent,
+        debtor: CustomerAccount,
+        initiation: DomesticInitiation,
+        creditor: CustomerAccount | Unresolved | None = UNRESOLVED,
     ) -> DomesticPayment:
-        """Pay under ``consent`` (already checked usable by the caller) from ``debtor``."""
+        """Pay under ``consent`` (already checked usable by the caller) from ``debtor``.
+        ``creditor``: what ``resolve_creditor(initiation)`` gives, when the caller read it
+        already (with the consent, in one round trip); otherwise it is read here."""
         if initiation.currency != debtor.currency:
             raise InvalidInput(
                 f"the debtor account holds {debtor.currency}, the payment is in {initiation.currency}",
                 code="currency_mismatch",
             )
-        creditor = self.resolve_creditor(initiation)
+        if isinstance(creditor, Unresolved):
+            creditor = self.resolve_creditor(initiation)
         if creditor is not None and creditor.account_id == debtor.account_id:
             raise InvalidInput("debtor and creditor accounts must differ", code="accounts_must_be_different")
         if creditor is not None and creditor.currency != initiation.currency:
@@ -135,10 +151,16 @@ class Payments:
 
     def resolve_creditor(self, initiation: DomesticInitiation) -> CustomerAccount | None:
         """The creditor's account here, or None when it is held at another bank."""
+        iban = self.creditor_iban(initiation)
+        return None if iban is None else self.identity.find_account_by_iban(iban)
+
+    def creditor_iban(self, initiation: DomesticInitiation) -> str | None:
+        """The IBAN under which the creditor's account would be held here, or None when the
+        creditor's identification names another bank; InvalidInput for an unsupported scheme."""
         scheme = initiation.creditor.scheme_name
         identification = initiation.creditor.identification.replace(" ", "").upper()
         if scheme.endswith("IBAN"):
-            return self.identity.find_account_by_iban(identification)
+            return identification
         if scheme.endswith("SortCodeAccountNumber"):
             bank = self.identity.bank
             if (
@@ -151,7 +173,7 @@ class Payments:
                 iban = IBAN.generate(
                     bank.country, bank_code=bank.bank_code + bank.sort_code, account_code=identification[6:]
                 )
-                return self.identity.find_account_by_iban(str(iban.compact))
+                return str(iban.compact)
             return None
         raise InvalidInput(
             f"creditor SchemeName {scheme!r} is not supported", code="creditor_scheme_unsupported"

@@ -297,3 +297,27 @@ def test_a_payment_answers_only_once_its_audit_entries_are_committed(
     actions = {(e.action, e.subject_id) for e in entries}
     assert ("pis.payment.create", consent_id) in actions
     assert ("payment.create", paid["Data"]["DomesticPaymentId"]) in actions
+
+
+def test_a_payments_consent_debtor_and_creditor_are_read_together(world: World) -> None:
+    """``Consents.get_for_payment``: the consent, the accounts it names and the account with the
+    creditor's IBAN (one statement on PostgreSQL; the same answers on SQLite)."""
+    from netfin.core.errors import NotFound
+
+    bank, alice, bob = world.bank, world.alice, world.bob
+    consent_id, _ = _payment_consent(world, ob.initiation("1.00", "GBP", bob.ibans[0]))
+    consent, debtors, creditor = bank.consents.get_for_payment(consent_id, bob.ibans[0])
+    assert consent.consent_id == consent_id and consent == bank.consents.get(consent_id)
+    assert [d.account_id for d in debtors] == [alice.account_ids[0]]
+    assert creditor is not None and creditor.iban == bob.ibans[0]
+    assert bank.consents.get_for_payment(consent_id, None)[2] is None
+    assert bank.consents.get_for_payment(consent_id, "GB00NOTANACCOUNT0000000000")[2] is None
+    # A consent over two accounts (an AIS consent) names both.
+    two, _ = ob.account_access(
+        world.http, world.tpp_a, alice, world.token_url, account_ids=alice.account_ids[:2]
+    )
+    assert sorted(a.account_id for a in bank.consents.get_for_payment(two, None)[1]) == sorted(
+        alice.account_ids[:2]
+    )
+    with pytest.raises(NotFound):
+        bank.consents.get_for_payment("no-such-consent", bob.ibans[0])

@@ -146,6 +146,36 @@ class Consents:
             raise NotFound("no such consent", code="consent_not_found")
         return self._as_of_now(consent), account
 
+    def get_for_payment(
+        self, consent_id: str, creditor_iban: str | None
+    ) -> tuple[Consent, list[CustomerAccount], CustomerAccount | None]:
+        """A consent (as ``get``), the customer accounts it names and the customer account
+        whose IBAN is ``creditor_iban`` (None when there is none, or no IBAN was given).
+
+        On PostgreSQL one statement on the point-read pool for a consent that names one
+        account (a payment consent: its debtor); elsewhere, and for other consents, one read
+        after another.
+        """
+        reads = point_reads(self.engine)
+        if reads is not None:
+            consent, debtor, creditor = store.load_for_payment(reads, consent_id, creditor_iban)
+            if consent is None:
+                raise NotFound("no such consent", code="consent_not_found")
+            if len(consent.account_ids) == 1:
+                return self._as_of_now(consent), [] if debtor is None else [debtor], creditor
+        with self.engine.connect() as connection:
+            found = store.load(connection, consent_id)
+            if found is None:
+                raise NotFound("no such consent", code="consent_not_found")
+            accounts = identity_store.load_accounts(connection, list(found.account_ids))
+            by_iban = None
+            if creditor_iban is not None:
+                row = connection.execute(
+                    sa.select(customer_accounts).where(customer_accounts.c.iban == creditor_iban)
+                ).first()
+                by_iban = None if row is None else identity_store.account_from_row(row)
+        return self._as_of_now(found), accounts, by_iban
+
     def get_for_client(self, client_id: str, consent_id: str, kind: ConsentKind) -> Consent:
         consent = self.get(consent_id)
         if consent.client_id != client_id or consent.kind is not kind:

@@ -134,6 +134,39 @@ CONSENT_AND_ACCOUNT_SQL = (
 )
 
 
+# A payment consent, the first account it names (a payment consent names one: the debtor)
+# and the customer account with the creditor's IBAN, in one statement (``load_for_payment``).
+CONSENT_FOR_PAYMENT_SQL = (
+    "SELECT "
+    + ", ".join(
+        [f"c.{c.name}" for c in consents.c]
+        + [f"d.{c.name}" for c in customer_accounts.c]
+        + [f"k.{c.name}" for c in customer_accounts.c]
+    )
+    + " FROM consents AS c"
+    + " LEFT JOIN customer_accounts AS d ON d.account_id = (c.account_ids::jsonb ->> 0)"
+    + " LEFT JOIN customer_accounts AS k ON k.iban = %s"
+    + " WHERE c.consent_id = %s"
+)
+_ACCOUNT_WIDTH = len(customer_accounts.c)
+
+
+def load_for_payment(
+    reads: PointReads, consent_id: str, creditor_iban: str | None
+) -> tuple[Consent | None, CustomerAccount | None, CustomerAccount | None]:
+    """The consent, the first account it names and the account with ``creditor_iban``,
+    whichever exist, in one round trip."""
+    row = reads.one(CONSENT_FOR_PAYMENT_SQL, (creditor_iban, consent_id))
+    if row is None:
+        return None, None, None
+    consent = consent_from_row(_ConsentRow(*row[:_CONSENT_WIDTH]))
+    debtor_part = row[_CONSENT_WIDTH : _CONSENT_WIDTH + _ACCOUNT_WIDTH]
+    creditor_part = row[_CONSENT_WIDTH + _ACCOUNT_WIDTH :]
+    debtor = None if debtor_part[0] is None else account_from_row(AccountRow(*debtor_part))
+    creditor = None if creditor_part[0] is None else account_from_row(AccountRow(*creditor_part))
+    return consent, debtor, creditor
+
+
 def load_with_account(
     reads: PointReads, consent_id: str, account_id: str
 ) -> tuple[Consent | None, CustomerAccount | None]:
