@@ -69,6 +69,21 @@ class TransactionPage:
     next_cursor: str | None
 
 
+class Allowed:
+    """Records an operation's "allowed" audit entry once, when ``now()`` is first called."""
+
+    __slots__ = ("_record", "recorded")
+
+    def __init__(self, record: Callable[[], None]) -> None:
+        self._record = record
+        self.recorded = False
+
+    def now(self) -> None:
+        if not self.recorded:
+            self.recorded = True
+            self._record()
+
+
 class OpenBanking:
     def __init__(
         self,
@@ -91,12 +106,21 @@ class OpenBanking:
 
     def audited(self, access: TppAccess, action: str, subject: tuple[str, str], run: Callable[[], T]) -> T:
         """Run one TPP operation and record it, allowed or refused, with its consent."""
+        return self.audited_early(access, action, subject, lambda _allowed: run())
+
+    def audited_early(
+        self, access: TppAccess, action: str, subject: tuple[str, str], run: Callable[[Allowed], T]
+    ) -> T:
+        """``audited`` for an operation that knows it is allowed before it ends (a payment,
+        once its order exists): it calls ``allowed.now()`` then, and the entry commits while
+        it goes on. An error after that is recorded too, as a refusal with its code."""
+        allowed = Allowed(lambda: self._record(access, action, subject, "allowed", None))
         try:
-            result = run()
+            result = run(allowed)
         except NetfinError as error:
             self._record(access, action, subject, "refused", error.code)
             raise
-        self._record(access, action, subject, "allowed", None)
+        allowed.now()
         return result
 
     def _record(
@@ -226,7 +250,7 @@ class OpenBanking:
     def initiate_payment(
         self, access: TppAccess, payload: dict[str, Any], initiation: DomesticInitiation
     ) -> DomesticPayment:
-        def run() -> DomesticPayment:
+        def run(allowed: Allowed) -> DomesticPayment:
             try:
                 iban = self.payments.creditor_iban(initiation)
             except InvalidInput:  # refused where it was before: after the consent's checks
@@ -243,10 +267,10 @@ class OpenBanking:
             [debtor] = debtors
             return self.payments.initiate_domestic(
                 access.actor, consent=consent, debtor=debtor, initiation=initiation,
-                **({"creditor": creditor} if known else {}),
+                on_order=allowed.now, **({"creditor": creditor} if known else {}),
             )  # fmt: skip
 
-        return self.audited(access, "pis.payment.create", ("consent", access.consent_id or ""), run)
+        return self.audited_early(access, "pis.payment.create", ("consent", access.consent_id or ""), run)
 
     def payment(self, access: TppAccess, payment_id: str) -> DomesticPayment:
         return self.audited(

@@ -92,10 +92,13 @@ class Payments:
         debtor: CustomerAccount,
         initiation: DomesticInitiation,
         creditor: CustomerAccount | Unresolved | None = UNRESOLVED,
+        on_order: Callable[[], None] | None = None,
     ) -> DomesticPayment:
         """Pay under ``consent`` (already checked usable by the caller) from ``debtor``.
         ``creditor``: what ``resolve_creditor(initiation)`` gives, when the caller read it
-        already (with the consent, in one round trip); otherwise it is read here."""
+        already (with the consent, in one round trip); otherwise it is read here.
+        ``on_order``: called once the order exists (the consent is used), before the
+        payment is screened and booked."""
         if initiation.currency != debtor.currency:
             raise InvalidInput(
                 f"the debtor account holds {debtor.currency}, the payment is in {initiation.currency}",
@@ -142,6 +145,8 @@ class Payments:
             {"amount_minor": initiation.amount_minor, "currency": initiation.currency},
         )  # fmt: skip
         try:
+            if on_order is not None:
+                on_order()
             refused = None if self.risk is None else self.risk(payment)
             if refused is not None:
                 return self._finish(payment, PaymentStatus.REJECTED, refused)

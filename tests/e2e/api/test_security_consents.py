@@ -321,3 +321,39 @@ def test_a_payments_consent_debtor_and_creditor_are_read_together(world: World) 
     )
     with pytest.raises(NotFound):
         bank.consents.get_for_payment("no-such-consent", bob.ibans[0])
+
+
+def test_a_payment_is_recorded_allowed_once_its_order_exists(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pis.payment.create`` is recorded "allowed" as soon as the order exists (it then commits
+    while the payment is booked). A refusal before that leaves only "refused"; an error after it
+    leaves both, the refusal with its code."""
+    from netfin.core.errors import Conflict
+
+    http, bob, bank = world.http, world.bob, world.bank
+
+    def outcomes(consent_id: str) -> list[tuple[str, str | None]]:
+        entries = bank.audit.query(consent_id=consent_id, action="pis.payment.create").entries
+        return [(e.outcome, e.reason) for e in entries]
+
+    def pay(initiation: dict[str, Any], consent_id: str, token: str) -> Any:
+        body = {"Data": {"ConsentId": consent_id, "Initiation": initiation}, "Risk": {}}
+        return http.post(f"{OB}/pisp/domestic-payments", **ob.signed(world.tpp_a, body, **idempotency(token)))
+
+    initiation = ob.initiation("1.00", "GBP", bob.ibans[0])
+    consent_id, token = _payment_consent(world, initiation)
+    assert_problem(pay(_changed(initiation, "amount", "1.01"), consent_id, token), 400, "consent_mismatch")
+    assert outcomes(consent_id) == [("refused", "consent_mismatch")]
+    assert ob.expect(pay(initiation, consent_id, token), 201)["Data"]["Status"] == "ACSC"
+    assert outcomes(consent_id) == [("refused", "consent_mismatch"), ("allowed", None)]
+
+    second = ob.initiation("1.00", "GBP", bob.ibans[0])
+    second_id, second_token = _payment_consent(world, second)
+
+    def broken_book(*_args: Any, **_kwargs: Any) -> Any:
+        raise Conflict("booking broke", code="injected_after_the_order")
+
+    monkeypatch.setattr(bank.payments, "_book", broken_book)
+    assert_problem(pay(second, second_id, second_token), 409, "injected_after_the_order")
+    assert outcomes(second_id) == [("allowed", None), ("refused", "injected_after_the_order")]
