@@ -492,10 +492,7 @@ class Identity:
         if reads is not None:
             return store.read_account_by_iban(reads, iban)
         with self.engine.connect() as connection:
-            row = connection.execute(
-                sa.select(store.customer_accounts).where(store.customer_accounts.c.iban == iban)
-            ).first()
-        return None if row is None else store.account_from_row(row)
+            return store.load_account_by_iban(connection, iban)
 
     # The bank's own accounts ---------------------------------------------
 

@@ -171,6 +171,11 @@ def read_account_by_iban(reads: PointReads, iban: str) -> CustomerAccount | None
     return None if row is None else account_from_row(AccountRow(*row))
 
 
+def load_account_by_iban(connection: sa.Connection, iban: str) -> CustomerAccount | None:
+    row = connection.execute(sa.select(customer_accounts).where(customer_accounts.c.iban == iban)).first()
+    return None if row is None else account_from_row(row)
+
+
 def load_accounts(connection: sa.Connection, account_ids: Sequence[str]) -> list[CustomerAccount]:
     if not account_ids:
         return []

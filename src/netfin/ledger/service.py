@@ -341,7 +341,7 @@ class Ledger:
                 head = tx.begin_batch(reads)
                 if head.seq != self._cache_seq:
                     self._accounts.clear()  # another writer moved the ledger on
-                results, new_head = self._run_transfers(tx, head, transfers, reads.clock_ns)
+                results, new_head = self._run_transfers(tx, head, transfers, reads)
         except BaseException:
             self._forget_accounts()  # the batch may have changed cached balances
             raise
@@ -349,21 +349,20 @@ class Ledger:
         return results
 
     def _run_transfers(
-        self, tx: WriteTransaction, head: Head, transfers: Sequence[Transfer], clock_ns: int
+        self, tx: WriteTransaction, head: Head, transfers: Sequence[Transfer], reads: BatchReads
     ) -> tuple[list[CreateTransferResult], Head]:
-        now = max(clock_ns, head.timestamp + 1)  # the clock as read before the batch began
-        due = tx.due_pending(now, EXPIRY_PER_BATCH_MAX)
-        pendings, not_pending = _load_pendings(tx, due, transfers)
-        account_ids = {p.transfer.debit_account_id for p in pendings.values()}
-        account_ids |= {p.transfer.credit_account_id for p in pendings.values()}
-        for t in transfers:
-            account_ids.add(t.debit_account_id)
-            account_ids.add(t.credit_account_id)
+        now = max(reads.clock_ns, head.timestamp + 1)  # the clock as read before the batch began
+        due = tx.due_pending(now, reads.due_max)
+        pendings, not_pending = _load_pendings(tx, due, reads.pending_ids)
+        account_ids = set(reads.account_ids)
+        for p in pendings.values():
+            account_ids.add(p.transfer.debit_account_id)
+            account_ids.add(p.transfer.credit_account_id)
         accounts = self._load_accounts(tx, account_ids)
         expired = [pendings[x] for x in due]
         for state in expired:
             expire_pending(state, accounts)
-        existing = tx.load_transfers(t.id for t in transfers if 0 < t.id < 2**128)
+        existing = tx.load_transfers(reads.transfer_ids)
         outcome = TransferBatch(accounts, existing, pendings, not_pending).run(
             list(transfers), now + len(expired)
         )
@@ -603,10 +602,10 @@ def _batch_reads(clock_ns: int, transfers: Sequence[Transfer]) -> BatchReads:
 
 
 def _load_pendings(
-    tx: WriteTransaction, due: list[int], transfers: Sequence[Transfer]
+    tx: WriteTransaction, due: list[int], pending_ids: frozenset[int]
 ) -> tuple[dict[int, PendingState], set[int]]:
     wanted = set(due)
-    wanted.update(t.pending_id for t in transfers if t.flags & _POST_OR_VOID and 0 < t.pending_id < 2**128)
+    wanted.update(pending_ids)
     if not wanted:
         return {}, set()
     found = tx.load_transfers(wanted)

@@ -27,6 +27,7 @@ from netfin.identity.model import Actor, CustomerAccount
 from netfin.identity.service import AuditSink, Identity, wait_or_defer
 from netfin.ledger import Account, Ledger, Transfer, TransferFlags
 from netfin.payments import DomesticInitiation, DomesticPayment, Payments
+from netfin.payments.service import UNRESOLVED
 
 T = TypeVar("T")
 TRANSACTIONS_PAGE_MAX = min(PAGE_LIMIT_MAX, 1000)
@@ -254,9 +255,9 @@ class OpenBanking:
             try:
                 iban = self.payments.creditor_iban(initiation)
             except InvalidInput:  # refused where it was before: after the consent's checks
-                iban, known = None, False
+                iban, looked_up = None, False
             else:
-                known = True
+                looked_up = True
             # The consent, its debtor account and the creditor's account: one round trip.
             consent, debtors, creditor = self.consents.get_for_payment(_consent_id(access), iban)
             self._usable(access, ConsentKind.DOMESTIC_PAYMENT, consent)
@@ -267,7 +268,7 @@ class OpenBanking:
             [debtor] = debtors
             return self.payments.initiate_domestic(
                 access.actor, consent=consent, debtor=debtor, initiation=initiation,
-                on_order=allowed.now, **({"creditor": creditor} if known else {}),
+                creditor=creditor if looked_up else UNRESOLVED, on_order=allowed.now,
             )  # fmt: skip
 
         return self.audited_early(access, "pis.payment.create", ("consent", access.consent_id or ""), run)

@@ -170,10 +170,7 @@ class Consents:
             accounts = identity_store.load_accounts(connection, list(found.account_ids))
             by_iban = None
             if creditor_iban is not None:
-                row = connection.execute(
-                    sa.select(customer_accounts).where(customer_accounts.c.iban == creditor_iban)
-                ).first()
-                by_iban = None if row is None else identity_store.account_from_row(row)
+                by_iban = identity_store.load_account_by_iban(connection, creditor_iban)
         return self._as_of_now(found), accounts, by_iban
 
     def get_for_client(self, client_id: str, consent_id: str, kind: ConsentKind) -> Consent:
