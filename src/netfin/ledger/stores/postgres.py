@@ -6,10 +6,11 @@ stays linear and no lock cycle (deadlock) can form. Bulk rows go in with
 ``COPY``; account updates with one ``UPDATE ... FROM unnest(...)``.
 
 A small batch (``write(events)`` with at most ``PIPELINE_EVENTS_MAX`` events)
-runs in psycopg's pipeline mode instead: its rows go in with
-``INSERT ... SELECT FROM unnest(...)`` (COPY has no place in a pipeline), every
-write and the COMMIT are sent together, and the transaction costs one round trip
-per read plus one for all its writes, about five in all against fifteen. The
+runs in psycopg's pipeline mode instead: the head lock and the reads ahead of it
+(``begin_batch``) travel in one round trip, its rows go in with
+``INSERT ... SELECT FROM unnest(...)`` (COPY has no place in a pipeline), and
+every write and the COMMIT travel together in a second: two round trips in all,
+plus one for each read the read-ahead did not cover, against about fifteen. The
 head's row lock is held for those round trips only, which is what the other
 writers wait for.
 
