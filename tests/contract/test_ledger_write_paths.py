@@ -141,3 +141,15 @@ def test_two_writers_see_each_others_commits(pg_url: str, clock: ManualClock) ->
         [two] = second.lookup_accounts([2])
         assert (two.debits_posted, two.credits_posted) == (10, 10)
         assert second.verify().ok
+
+
+def test_without_pipeline_mode_a_small_batch_takes_the_copy_path(
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A libpq older than 14 has no pipeline mode: small batches are then written as large ones."""
+    monkeypatch.setattr(postgres, "_PIPELINE_SUPPORTED", False)
+    monkeypatch.setattr(postgres.PostgresStore, "_pipelined_write", None)  # would fail if called
+    _accounts(pg_ledger)
+    assert pg_ledger.create_transfers(_batch(10, 12)) == [R.OK] * 12
+    assert pg_ledger.create_transfers(_batch(10, 12)) == [R.EXISTS] * 12
+    assert pg_ledger.verify().ok

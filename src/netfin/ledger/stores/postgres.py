@@ -78,8 +78,10 @@ _BATCH_PLANNER_SETTINGS = (
     "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), "
     "set_config('enable_seqscan', 'off', true)"
 )
-# Batches of at most this many events are written in pipeline mode (see the module's text).
+# Batches of at most this many events are written in pipeline mode (see the module's text),
+# where the libpq that psycopg runs on has it (14 or later; the binary wheel's has).
 PIPELINE_EVENTS_MAX = 256
+_PIPELINE_SUPPORTED = psycopg.Pipeline.is_supported()
 
 # Each table's columns with their types, for ``INSERT ... SELECT * FROM unnest(...)``.
 _TRANSFER_TYPES = (
@@ -384,7 +386,7 @@ class PostgresStore(LedgerStore):
 
     @contextmanager
     def write(self, events: int | None = None) -> Iterator[WriteTransaction]:
-        if events is not None and events <= PIPELINE_EVENTS_MAX:
+        if events is not None and events <= PIPELINE_EVENTS_MAX and _PIPELINE_SUPPORTED:
             with self._pipelined_write() as tx:
                 yield tx
             return
