@@ -39,7 +39,7 @@ from netfin.audit.model import (
 )
 from netfin.core.errors import ConfigurationError, InvariantViolation
 from netfin.storage import metadata
-from netfin.storage.bulk import insert_rows
+from netfin.storage.bulk import insert_rows, rows_document
 
 SUPPORTED_DIALECTS = ("sqlite", "postgresql")
 # How long an append waits for another writer's head lock before it fails
@@ -211,13 +211,9 @@ class AuditAppend:
         )
 
 
-_ENTRY_COLUMNS = (
-    ("seq", "bigint"), ("entry_id", "bytea"), ("at_ns", "bigint"), ("actor_kind", "text"),
-    ("actor_id", "text"), ("action", "text"), ("outcome", "text"), ("subject_kind", "text"),
-    ("subject_id", "text"), ("consent_id", "text"), ("interaction_id", "text"), ("reason", "text"),
-    ("detail", "text"), ("prev_hash", "bytea"), ("entry_hash", "bytea"),
-)  # fmt: skip
-# One statement, one round trip, one implicit transaction: move the head from the state this
+_ENTRY_NAMES = ", ".join(column.name for column in audit_log.columns)
+# One statement, one round trip, one implicit transaction (the batch travels as one JSON
+# document, ``bulk.rows_document``): move the head from the state this
 # writer last saw to the batch's last entry and insert the batch, or do neither when another
 # writer moved the head meanwhile. ``head`` takes the head's row lock first (waiting for a
 # writer whose append is in flight) and, under READ COMMITTED, then reads the row as that
@@ -231,10 +227,9 @@ _PG_APPEND_IF_HEAD = (
     "moved AS (UPDATE audit_head AS h SET seq = %(new_seq)s, chain_hash = %(new_hash)s, "
     "at_ns = %(new_at_ns)s FROM head WHERE h.id = 1 AND head.seq = %(old_seq)s "
     "AND head.chain_hash = %(old_hash)s RETURNING h.id), "
-    f"inserted AS (INSERT INTO audit_log ({', '.join(name for name, _ in _ENTRY_COLUMNS)}) "
-    "SELECT * FROM unnest("
-    + ", ".join(f"%({name})b::{kind}[]" for name, kind in _ENTRY_COLUMNS)
-    + ") WHERE EXISTS (SELECT 1 FROM moved) RETURNING 1) "
+    f"inserted AS (INSERT INTO audit_log ({_ENTRY_NAMES}) SELECT {_ENTRY_NAMES} "
+    "FROM json_populate_recordset(NULL::audit_log, %(rows)s::json) "
+    "WHERE EXISTS (SELECT 1 FROM moved) RETURNING 1) "
     "SELECT (SELECT count(*) FROM inserted), seq, chain_hash, at_ns FROM head"
 )
 
@@ -245,12 +240,6 @@ class Appended(NamedTuple):
 
     ok: bool
     seen: Head | None
-
-
-def _entry_columns(entries: Sequence[AuditEntry], details_json: Sequence[str]) -> dict[str, list[Any]]:
-    """The batch as one array per column (for ``unnest``), from the same mapping as ``_entry_row``."""
-    rows = [_entry_row(e, d) for e, d in zip(entries, details_json, strict=True)]
-    return {name: [row[name] for row in rows] for name, _ in _ENTRY_COLUMNS}
 
 
 class _PostgresAppender:
@@ -270,11 +259,14 @@ class _PostgresAppender:
         import psycopg
 
         last = entries[-1]
-        params: dict[str, Any] = _entry_columns(entries, details_json)
-        params.update(
-            new_seq=last.seq, new_hash=last.entry_hash, new_at_ns=last.at_ns,
-            old_seq=head.seq, old_hash=head.chain_hash,
-        )  # fmt: skip
+        rows = [_entry_row(e, d) for e, d in zip(entries, details_json, strict=True)]
+        document = rows_document(audit_log, rows)
+        if document is None:  # pragma: no cover - every audit column has a JSON form
+            raise InvariantViolation("an audit entry has a value without a JSON form")
+        params: dict[str, Any] = {
+            "rows": document, "new_seq": last.seq, "new_hash": last.entry_hash,
+            "new_at_ns": last.at_ns, "old_seq": head.seq, "old_hash": head.chain_hash,
+        }  # fmt: skip
         try:
             connection = self._open()
             with connection.cursor() as cursor:

@@ -27,7 +27,7 @@ from netfin.core.errors import Conflict, InvalidInput, NotFound
 from netfin.core.ids import IdSource, format_id
 from netfin.identity.consents import Consent, Consents
 from netfin.identity.model import Actor, CustomerAccount
-from netfin.identity.service import AuditSink, Identity, audit_change, submit_change, wait_or_defer
+from netfin.identity.service import AuditSink, Identity, submit_change, wait_or_defer
 from netfin.ledger import CreateTransferResult, Ledger, Transfer
 from netfin.payments import store
 from netfin.payments.model import DomesticInitiation, DomesticPayment, PaymentStatus
@@ -231,9 +231,13 @@ class Payments:
                     self.emit(connection, done)
         if changed != 1:  # another resumer finished it first; report what is recorded
             return self.get(payment.payment_id)
-        audit_change(
-            self.audit, Actor.system(), "payment.status", "payment", payment.payment_id,
-            {"status": status.value, "reason": reason},
+        # Committed before the caller hears the outcome: here, or at the end of its
+        # answer_after_audit block (while the request's idempotency record is completed).
+        wait_or_defer(
+            submit_change(
+                self.audit, Actor.system(), "payment.status", "payment", payment.payment_id,
+                {"status": status.value, "reason": reason},
+            )
         )  # fmt: skip
         return done
 

@@ -297,6 +297,9 @@ def test_a_payment_answers_only_once_its_audit_entries_are_committed(
     actions = {(e.action, e.subject_id) for e in entries}
     assert ("pis.payment.create", consent_id) in actions
     assert ("payment.create", paid["Data"]["DomesticPaymentId"]) in actions
+    # The outcome's entry (the system's, under no consent) is waited for the same way.
+    outcome = world.bank.audit.query(action="payment.status", subject_id=paid["Data"]["DomesticPaymentId"])
+    assert [e.detail["status"] for e in outcome.entries] == ["ACSC"]
 
 
 def test_a_payments_consent_debtor_and_creditor_are_read_together(world: World) -> None:
