@@ -114,9 +114,10 @@ def tpp(*scopes: str) -> Callable[..., Awaitable[TppAccess]]:
 def _recognised(request: Request, authorization: str | None, wanted: frozenset[str]) -> TppAccess | None:
     """A TPP's request accepted from memory alone, or ``None`` for the full check.
 
-    The token was verified before and its client is known active
-    (``OAuth.recognised_access_token``), it carries a wanted scope, and the
-    in-process rate limiter lets it through. Anything else, refusals included,
+    The token's client is known active and the token was verified before or
+    verifies now (``OAuth.recognised_access_token``: a signature check, no
+    I/O), it carries a wanted scope, and the in-process rate limiter lets it
+    through. Anything else, refusals included,
     goes to the full check, which audits what it refuses.
     """
     bank = bank_of(request)

@@ -561,21 +561,49 @@ class OAuth:
     def recognised_access_token(self, token: str) -> AccessClaims | None:
         """The claims of an access token that needs nothing but memory to accept.
 
-        ``verify_access_token`` would accept it without reading anything (it
-        was verified before, is inside its time window, and its client is known
-        active from the status cache). ``None`` means "ask
-        ``verify_access_token``", never "refused": the API calls this on its
-        event loop and only goes to a worker thread when it returns ``None``.
+        ``verify_access_token`` would accept it without reading anything: its
+        client is known active from the status cache, and it was verified
+        before and is inside its time window, or it is new and its signature and
+        claims verify (computation only: a payment's consent-bound token is new
+        on its one request). ``None`` means "ask ``verify_access_token``", never
+        "refused": the API calls this on its event loop and only goes to a worker
+        thread when it returns ``None``; a refusal is decided and audited there.
         """
+        if not isinstance(token, str):
+            return None
         cached = self._cached_access(token)
-        if cached is None or cached[1]:
+        if cached is not None:
+            return None if cached[1] or not self._known_active(cached[0].client_id) else cached[0]
+        if token in self._access_cache:  # verified, but not yet valid: the full check says why
             return None
-        status = self._status_cache.get(cached[0].client_id)
-        if status is None or self._clock.now_ns() >= status[1] or status[0] is not ClientStatus.ACTIVE:
+        try:
+            result, expires_s, earliest_s = self._access_token_claims(token)
+        except TokenRejected:
             return None
-        return cached[0]
+        if not self._known_active(result.client_id):
+            return None
+        self._remember_access(token, result, expires_s, earliest_s)
+        return result
+
+    def _known_active(self, client_id: str) -> bool:
+        """The status cache holds ``client_id`` as active (and its entry is still fresh)."""
+        status = self._status_cache.get(client_id)
+        return status is not None and self._clock.now_ns() < status[1] and status[0] is ClientStatus.ACTIVE
 
     def _verify_access_token(self, token: str) -> AccessClaims:
+        result, expires_s, earliest_s = self._access_token_claims(token)
+        self._require_active(result.client_id)
+        self._remember_access(token, result, expires_s, earliest_s)
+        return result
+
+    def _remember_access(self, token: str, result: AccessClaims, expires_s: int, earliest_s: int) -> None:
+        if len(self._access_cache) >= ACCESS_TOKEN_CACHE_SIZE_MAX:
+            self._access_cache.clear()
+        self._access_cache[token] = (result, expires_s, earliest_s)
+
+    def _access_token_claims(self, token: str) -> tuple[AccessClaims, int, int]:
+        """An access token's claims, its ``exp`` and the earliest second it is valid, once its
+        signature and claims verify (no I/O). Raises ``TokenRejected``."""
         claims = self._verified_platform_claims(token, ACCESS_TOKEN_TYPE, self._access_claims)
         try:
             client_id = _string(claims["client_id"])
@@ -594,13 +622,10 @@ class OAuth:
                 expires_ns=_integer(claims["exp"]) * NS_PER_SECOND,
             )
             earliest_s = max(_integer(claims["iat"]), _integer(claims.get("nbf", claims["iat"])))
+            expires_s = _integer(claims["exp"])
         except (KeyError, ValueError, TypeError):
             raise TokenRejected("access token claims are malformed", code="token_invalid") from None
-        self._require_active(client_id)
-        if len(self._access_cache) >= ACCESS_TOKEN_CACHE_SIZE_MAX:
-            self._access_cache.clear()
-        self._access_cache[token] = (result, _integer(claims["exp"]), earliest_s)
-        return result
+        return result, expires_s, earliest_s
 
     def _require_active(self, client_id: str) -> None:
         status = self._client_status(client_id)

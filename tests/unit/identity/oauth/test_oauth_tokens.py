@@ -20,7 +20,12 @@ from netfin.core.errors import ConfigurationError, InvalidInput, Unauthenticated
 from netfin.core.ids import SeededIds
 from netfin.identity.oauth import OAuth, TokenRejected
 from netfin.identity.oauth.keys import key_id
-from netfin.identity.oauth.model import CLIENT_ASSERTION_TYPE_JWT_BEARER, TOKEN_LEEWAY_S, TOKEN_LENGTH_MAX
+from netfin.identity.oauth.model import (
+    CLIENT_ASSERTION_TYPE_JWT_BEARER,
+    CLIENT_STATUS_CACHE_TTL_S,
+    TOKEN_LEEWAY_S,
+    TOKEN_LENGTH_MAX,
+)
 
 ENDPOINT = "https://netfin.example/oauth2/token"
 AUDIENCE = "https://netfin.example/api"
@@ -127,6 +132,39 @@ def test_a_verified_token_is_recognised_again_only_by_its_exact_text(oauth: OAut
     claims["scope"] = "accounts payments fundsconfirmations"
     forged = json_b64encode(claims).decode()
     assert rejected(oauth.verify_access_token, f"{header}.{forged}.{signature}") == "token_invalid"
+
+
+def test_a_new_token_is_accepted_from_memory_only_when_its_client_is_known_active(
+    oauth: OAuth, client_id: str, make_assertion: AssertionBuilder, clock: ManualClock,
+    signing_key: Ed25519PrivateKey,
+) -> None:  # fmt: skip
+    """``recognised_access_token`` (the API's event-loop path) verifies a token it has not seen
+    when the client's status is in the cache, and answers None, never a refusal, otherwise."""
+
+    def new_token() -> str:
+        form = {
+            "grant_type": "client_credentials",
+            "client_assertion_type": CLIENT_ASSERTION_TYPE_JWT_BEARER,
+            "client_assertion": make_assertion(client_id),
+        }
+        return oauth.token(form, token_endpoint=ENDPOINT, authorization_header=None).access_token
+
+    first = new_token()
+    clock.advance(seconds=CLIENT_STATUS_CACHE_TTL_S)  # the client's cached status is now stale
+    assert oauth.recognised_access_token(first) is None  # would need to read the status
+    verified = oauth.verify_access_token(first)  # reads it
+    second = new_token()
+    accepted = oauth.recognised_access_token(second)
+    assert accepted is not None and accepted.client_id == client_id and accepted.jti != verified.jti
+    assert oauth.verify_access_token(second) is accepted  # remembered like a verified token
+    forged = mint(signing_key, new_token(), aud="https://other-bank.example/api")
+    assert oauth.recognised_access_token(forged) is None
+    assert rejected(oauth.verify_access_token, forged) == "token_audience_invalid"
+    header, payload, signature = new_token().split(".")
+    assert oauth.recognised_access_token(f"{header}.{payload}.{signature[::-1]}") is None
+    oauth.suspend_client(client_id)
+    assert oauth.recognised_access_token(second) is None
+    assert rejected(oauth.verify_access_token, second) == "client_suspended"
 
 
 def test_a_cached_token_keeps_the_time_window_of_a_full_check(
