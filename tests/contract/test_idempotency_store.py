@@ -178,3 +178,80 @@ def test_racing_claims_run_the_handler_once(idem: Idempotency) -> None:
     responses = [o for o in outcomes if isinstance(o, StoredResponse)]
     assert len(responses) >= 1 and all(r.body == handler.body for r in responses)
     assert {o for o in outcomes if not isinstance(o, StoredResponse)} <= {"idempotency_key_in_progress"}
+
+
+def _record_state(engine: sa.Engine, scope: str) -> str | None:
+    where = (idempotency_records.c.scope == scope, idempotency_records.c.key_hash == _key_hash(scope, KEY))
+    with engine.connect() as connection:
+        found = connection.execute(sa.select(idempotency_records.c.state).where(*where)).scalar()
+    return None if found is None else str(found)
+
+
+def _carry(idem: Idempotency, engine: sa.Engine, response: StoredResponse, *, moved: bool) -> None:
+    """A handler's last statement carrying the completion, as ``Payments`` step 3 does."""
+    from netfin.storage.reads import point_reads
+
+    riding = idem.riding_completion(response)
+    reads = point_reads(engine)
+    assert riding is not None and reads is not None
+    sql = (
+        f"WITH moved AS (SELECT 1 WHERE {'true' if moved else 'false'}), "
+        f"final AS ({riding.sql} AND EXISTS (SELECT 1 FROM moved) RETURNING 1) SELECT count(*) FROM final"
+    )
+    row = reads.one(sql, riding.params)
+    if row is not None and row[0]:
+        riding.committed()
+
+
+def test_a_handlers_last_statement_can_carry_the_completion(pg_url: str, clock: ManualClock) -> None:
+    """``riding_completion``: stored by the handler's own statement when it applies; completed by
+    ``run`` as usual when it did not; kept (not released) when the handler fails afterwards."""
+    engine = open_engine(pg_url)
+    idem = Idempotency(engine, clock=clock)
+    print_ = fingerprint("POST", "/v1/x", {"a": 1})
+    try:
+        assert idem.riding_completion(StoredResponse(201, b"{}")) is None  # no request running
+        for scope, moved in (("tpp:carried", True), ("tpp:not-carried", False)):
+            states: list[str | None] = []
+
+            def handler(
+                scope: str = scope, moved: bool = moved, states: list[str | None] = states
+            ) -> StoredResponse:
+                response = StoredResponse(201, b'{"paid":"' + scope.encode() + b'"}', "/p/1")
+                _carry(idem, engine, response, moved=moved)
+                states.append(_record_state(engine, scope))
+                return response
+
+            first = idem.run(scope, KEY, print_, handler)
+            assert states == ["done" if moved else "started"]
+            assert _record_state(engine, scope) == "done"
+            again = idem.run(scope, KEY, print_, Handler())
+            assert again.replayed and again.body == first.body and again.location == "/p/1"
+
+        def fails_after_carrying() -> StoredResponse:
+            _carry(idem, engine, StoredResponse(201, b'{"paid":"late failure"}', "/p/2"), moved=True)
+            raise InvalidInput("failed after its outcome committed", code="late")
+
+        with pytest.raises(InvalidInput):
+            idem.run("tpp:late", KEY, print_, fails_after_carrying)
+        replay = idem.run("tpp:late", KEY, print_, Handler())  # the outcome's answer, not a rerun
+        assert replay.replayed and replay.body == b'{"paid":"late failure"}'
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_completes_its_claims_itself(tmp_path: object, clock: ManualClock) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path}/i.db")
+    idem = Idempotency(engine, clock=clock)
+    try:
+        answers: list[object] = []
+
+        def handler() -> StoredResponse:
+            response = StoredResponse(201, b"{}")
+            answers.append(idem.riding_completion(response))
+            return response
+
+        idem.run("party:1", KEY, fingerprint("POST", "/v1/x", {}), handler)
+        assert answers == [None]
+    finally:
+        engine.dispose()

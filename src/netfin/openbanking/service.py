@@ -27,7 +27,7 @@ from netfin.identity.model import Actor, CustomerAccount
 from netfin.identity.service import AuditSink, Identity, wait_or_defer
 from netfin.ledger import Account, Ledger, Transfer, TransferFlags
 from netfin.payments import DomesticInitiation, DomesticPayment, Payments
-from netfin.payments.service import UNRESOLVED
+from netfin.payments.service import UNRESOLVED, FinalWrite
 
 T = TypeVar("T")
 TRANSACTIONS_PAGE_MAX = min(PAGE_LIMIT_MAX, 1000)
@@ -249,8 +249,15 @@ class OpenBanking:
         return self.audited(access, "pis.consent.create", ("client", access.client_id), run)
 
     def initiate_payment(
-        self, access: TppAccess, payload: dict[str, Any], initiation: DomesticInitiation
+        self,
+        access: TppAccess,
+        payload: dict[str, Any],
+        initiation: DomesticInitiation,
+        final_write: FinalWrite | None = None,
     ) -> DomesticPayment:
+        """Initiate a domestic payment under the access token's consent (``final_write``: see
+        ``Payments.initiate_domestic``)."""
+
         def run(allowed: Allowed) -> DomesticPayment:
             try:
                 iban = self.payments.creditor_iban(initiation)
@@ -269,6 +276,7 @@ class OpenBanking:
             return self.payments.initiate_domestic(
                 access.actor, consent=consent, debtor=debtor, initiation=initiation,
                 creditor=creditor if looked_up else UNRESOLVED, on_order=allowed.now,
+                final_write=final_write,
             )  # fmt: skip
 
         return self.audited_early(access, "pis.payment.create", ("consent", access.consent_id or ""), run)

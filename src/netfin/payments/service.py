@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -46,6 +46,18 @@ EventStatement = Callable[[DomesticPayment], tuple[str, dict[str, Any]]]
 # The customer has already authorised the payment's consent with a passkey, so a step-up or a review
 # asks nothing more of them (a review still joins the analysts' queue).
 RiskScreen = Callable[[DomesticPayment], str | None]
+
+
+class FinalWrite(Protocol):
+    """A caller's own write that commits in step 3's one statement (PostgreSQL), built from
+    the finished order (the API's idempotency completion, ``Idempotency.riding_completion``).
+    ``statement(done)``: an ``UPDATE … WHERE …`` that step 3 extends with ``AND`` the order
+    moved, and its parameters (names that step 3 does not use), or None to write nothing;
+    ``committed()``: called once the statement committed having written it."""
+
+    def statement(self, done: DomesticPayment) -> tuple[str, dict[str, Any]] | None: ...
+
+    def committed(self) -> None: ...
 
 
 class Unresolved:
@@ -93,12 +105,14 @@ class Payments:
         initiation: DomesticInitiation,
         creditor: CustomerAccount | Unresolved | None = UNRESOLVED,
         on_order: Callable[[], None] | None = None,
+        final_write: FinalWrite | None = None,
     ) -> DomesticPayment:
         """Pay under ``consent`` (already checked usable by the caller) from ``debtor``.
         ``creditor``: what ``resolve_creditor(initiation)`` gives, when the caller read it
         already (with the consent, in one round trip); otherwise it is read here.
         ``on_order``: called once the order exists (the consent is used), before the
-        payment is screened and booked."""
+        payment is screened and booked. ``final_write``: the caller's write that commits
+        with the outcome, where step 3 is one statement (``FinalWrite``)."""
         if initiation.currency != debtor.currency:
             raise InvalidInput(
                 f"the debtor account holds {debtor.currency}, the payment is in {initiation.currency}",
@@ -149,8 +163,8 @@ class Payments:
                 on_order()
             refused = None if self.risk is None else self.risk(payment)
             if refused is not None:
-                return self._finish(payment, PaymentStatus.REJECTED, refused)
-            return self._book(payment, debtor, creditor)
+                return self._finish(payment, PaymentStatus.REJECTED, refused, final_write)
+            return self._book(payment, debtor, creditor, final_write)
         finally:
             wait_or_defer(created)
 
@@ -185,7 +199,11 @@ class Payments:
         )
 
     def _book(
-        self, payment: DomesticPayment, debtor: CustomerAccount, creditor: CustomerAccount | None = None
+        self,
+        payment: DomesticPayment,
+        debtor: CustomerAccount,
+        creditor: CustomerAccount | None = None,
+        final_write: FinalWrite | None = None,
     ) -> DomesticPayment:
         """Steps 2 and 3: move the money, then record the outcome with its event.
         ``creditor``: the internal creditor's account when the caller has it at hand."""
@@ -210,13 +228,19 @@ class Payments:
             status, reason = success, None
         else:
             status, reason = PaymentStatus.REJECTED, result.value
-        return self._finish(payment, status, reason)
+        return self._finish(payment, status, reason, final_write)
 
-    def _finish(self, payment: DomesticPayment, status: PaymentStatus, reason: str | None) -> DomesticPayment:
+    def _finish(
+        self,
+        payment: DomesticPayment,
+        status: PaymentStatus,
+        reason: str | None,
+        final_write: FinalWrite | None = None,
+    ) -> DomesticPayment:
         now = self.clock.now_ns()
         done = replace(payment, status=status, status_reason=reason, status_updated_ns=now)
         if self._fast is not None and (self.emit is None or self.emit_statement is not None):
-            changed = self._finish_in_one_statement(done)
+            changed = self._finish_in_one_statement(done, final_write)
         else:
             with self.engine.begin() as connection:
                 changed = connection.execute(
@@ -241,9 +265,10 @@ class Payments:
         )  # fmt: skip
         return done
 
-    def _finish_in_one_statement(self, done: DomesticPayment) -> int:
-        """Step 3 on PostgreSQL: move the order out of pending and write its event, in one
-        statement; 1 when this call moved it, 0 when another finisher had."""
+    def _finish_in_one_statement(self, done: DomesticPayment, final_write: FinalWrite | None) -> int:
+        """Step 3 on PostgreSQL: move the order out of pending and write its event and the
+        caller's final write, in one statement; 1 when this call moved it, 0 when another
+        finisher had (and then neither the event nor the final write is written)."""
         if self._fast is None:  # pragma: no cover - only called with the pool
             raise InvalidInput("no point-read pool", code="payments_store_unavailable")
         params: dict[str, Any] = {
@@ -256,9 +281,22 @@ class Payments:
             event_sql, event_params = self.emit_statement(done)
             params.update(event_params)
             sql += f", event AS ({event_sql} WHERE EXISTS (SELECT 1 FROM moved) RETURNING 1)"
+        extra = None if final_write is None else final_write.statement(done)
+        if extra is None:
+            sql += " SELECT count(*), 0 FROM moved"
+        else:
+            params.update(extra[1])
+            sql += (
+                f", final AS ({extra[0]} AND EXISTS (SELECT 1 FROM moved) RETURNING 1) "
+                "SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM final)"
+            )
         # Safe to repeat after a lost connection: the order is then no longer pending.
-        row = self._fast.one(sql + " SELECT count(*) FROM moved", params)
-        return 0 if row is None else int(row[0])
+        row = self._fast.one(sql, params)
+        if row is None:  # pragma: no cover - an aggregate always answers one row
+            return 0
+        if final_write is not None and row[1]:
+            final_write.committed()
+        return int(row[0])
 
     def get(self, payment_id: str) -> DomesticPayment:
         with self.engine.connect() as connection:

@@ -14,6 +14,11 @@ first request is still running, is a 409 problem. A request that fails with
 a rejection releases its claim so the caller may correct and retry. A claim
 left by a crashed request is taken over after ``STALE_S``; the operations
 behind it are themselves safe to repeat (a consent pays once).
+
+On PostgreSQL a handler whose last write is one statement may complete the
+claim in that same statement (``Idempotency.riding_completion``): the
+response is then stored in the commit that makes the outcome true, and the
+request needs no separate completing write.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import json
 import os
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
@@ -114,6 +121,43 @@ _PG_COMPLETE = (
     "WHERE scope = %s AND key_hash = %s"
 )
 _PG_RELEASE = "DELETE FROM idempotency_records WHERE scope = %s AND key_hash = %s AND state = 'started'"
+# The completion as part of another statement (``RidingCompletion``); its WHERE clause may be
+# extended with ``AND …`` by the statement that carries it.
+_PG_RIDING_COMPLETE = (
+    "UPDATE idempotency_records SET state = 'done', status = %(idem_status)s, "
+    "sealed_body = %(idem_sealed)s, location = %(idem_location)s "
+    "WHERE scope = %(idem_scope)s AND key_hash = %(idem_key_hash)s AND state = 'started'"
+)
+
+
+@dataclass
+class _OpenClaim:
+    """The claim of the request whose handler is running; ``completed``: the response a
+    riding completion stored, once the statement carrying it committed."""
+
+    scope: str
+    key: str
+    completed: StoredResponse | None = None
+
+
+_OPEN_CLAIM: ContextVar[_OpenClaim | None] = ContextVar("netfin_open_idempotency_claim", default=None)
+
+
+@dataclass(frozen=True)
+class RidingCompletion:
+    """The completion of the running request's claim with ``response``, for the handler's
+    last statement to carry: ``sql`` is an ``UPDATE … WHERE …`` (the carrier may add
+    ``AND`` conditions, then ``RETURNING``) taking ``params``. The carrier calls
+    ``committed()`` once its statement committed and did complete the claim; the request
+    then answers ``response`` without a completing write of its own."""
+
+    sql: str
+    params: dict[str, Any]
+    response: StoredResponse
+    _claim: _OpenClaim
+
+    def committed(self) -> None:
+        self._claim.completed = self.response
 
 
 class Idempotency:
@@ -139,11 +183,17 @@ class Idempotency:
         stored = self._claim(scope, key, print_)
         if stored is not None:
             return stored
+        claim = _OpenClaim(scope, key)
+        token = _OPEN_CLAIM.set(claim)
         try:
             response = handler()
         except BaseException:
-            self._release(scope, key)
+            self._release(scope, key)  # a claim completed by a riding completion stays
             raise
+        finally:
+            _OPEN_CLAIM.reset(token)
+        if claim.completed is response:
+            return response
         sealed = _seal(scope, key, response.body)
         if self._fast is not None:
             values = (response.status, sealed, response.location, scope, _key_hash(scope, key))
@@ -159,6 +209,20 @@ class Idempotency:
                 .values(state="done", status=response.status, sealed_body=sealed, location=response.location)
             )
         return response
+
+    def riding_completion(self, response: StoredResponse) -> RidingCompletion | None:
+        """The running request's completion with ``response`` as part of the handler's own
+        last statement; None without a claim to complete (no key, or not inside ``run``)
+        or on SQLite (there the request completes its claim itself, as always)."""
+        claim = _OPEN_CLAIM.get()
+        if claim is None or self._fast is None:
+            return None
+        params = {
+            "idem_status": response.status, "idem_sealed": _seal(claim.scope, claim.key, response.body),
+            "idem_location": response.location, "idem_scope": claim.scope,
+            "idem_key_hash": _key_hash(claim.scope, claim.key),
+        }  # fmt: skip
+        return RidingCompletion(_PG_RIDING_COMPLETE, params, response, claim)
 
     def _claim(self, scope: str, key: str, print_: bytes) -> StoredResponse | None:
         if self._fast is not None:

@@ -13,7 +13,7 @@ from netfin.core.clock import NS_PER_SECOND, iso_from_ns
 from netfin.sim import openbanking as ob
 
 from .conftest import World
-from .test_security_support import OB, assert_problem, idempotency, read
+from .test_security_support import OB, assert_problem, idempotency, random_hex, read
 
 EXPIRY_S = 5
 
@@ -300,6 +300,49 @@ def test_a_payment_answers_only_once_its_audit_entries_are_committed(
     # The outcome's entry (the system's, under no consent) is waited for the same way.
     outcome = world.bank.audit.query(action="payment.status", subject_id=paid["Data"]["DomesticPaymentId"])
     assert [e.detail["status"] for e in outcome.entries] == ["ACSC"]
+
+
+def test_a_payments_answer_is_stored_in_the_commit_that_finishes_it(world: World) -> None:
+    """On PostgreSQL the idempotency record is completed in the statement that moves the order
+    out of pending (``Idempotency.riding_completion``); on SQLite just after it. Either way a
+    replay answers the same bytes, and a payment without a key completes no record."""
+    import hashlib
+
+    import sqlalchemy as sa
+
+    from netfin.payments.service import Payments
+    from netfin.storage.idempotency import idempotency_records
+
+    http, bank = world.http, world.bank
+    initiation = ob.initiation("3.00", "GBP", world.bob.ibans[0])
+    consent_id, token = _payment_consent(world, initiation)
+    scope, key = "tpp:" + world.tpp_a.client_id, "riding-" + random_hex()[:12]
+    states: list[str] = []
+    finish = Payments._finish
+
+    def state() -> str:
+        key_hash = hashlib.sha256(scope.encode() + b"\x00" + key.encode()).digest()
+        where = (idempotency_records.c.scope == scope, idempotency_records.c.key_hash == key_hash)
+        with bank.engine.connect() as connection:
+            return str(connection.execute(sa.select(idempotency_records.c.state).where(*where)).scalar_one())
+
+    def watched_finish(self: Payments, *args: Any, **kwargs: Any) -> Any:
+        done = finish(self, *args, **kwargs)
+        states.append(state())
+        return done
+
+    body = {"Data": {"ConsentId": consent_id, "Initiation": initiation}, "Risk": {}}
+    request = ob.signed(world.tpp_a, body, **idempotency(token, key))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Payments, "_finish", watched_finish)
+        first = http.post(f"{OB}/pisp/domestic-payments", **request)
+    assert first.status_code == 201, first.text
+    assert states == ["done" if bank.engine.dialect.name == "postgresql" else "started"]
+    assert state() == "done"
+    again = http.post(f"{OB}/pisp/domestic-payments", **request)
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.content == first.content
+    assert again.headers["location"] == first.headers["location"]
 
 
 def test_a_payments_consent_debtor_and_creditor_are_read_together(world: World) -> None:

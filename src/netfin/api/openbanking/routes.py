@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
@@ -34,8 +34,11 @@ from netfin.core.ids import format_id
 from netfin.identity.consents import ConsentKind
 from netfin.identity.service import answer_after_audit
 from netfin.openbanking.service import TppAccess
-from netfin.payments import CreditorAccount, DomesticInitiation, parse_amount
-from netfin.storage.idempotency import StoredResponse, fingerprint
+from netfin.payments import CreditorAccount, DomesticInitiation, DomesticPayment, parse_amount
+from netfin.storage.idempotency import RidingCompletion, StoredResponse, fingerprint
+
+if TYPE_CHECKING:
+    from netfin.bank import Bank
 
 BASE = "/open-banking/v4.0"
 TRANSACTIONS_PAGE_SIZE_MAX = 500
@@ -106,6 +109,26 @@ def _idempotent(
         raise InvalidInput("x-idempotency-key is required on this request", code="idempotency_key_required")
     print_ = fingerprint(request.method, request.url.path, payload.model_dump(mode="json", exclude_none=True))
     return v1.stored(bank.idempotency.run("tpp:" + access.client_id, key, print_, run))
+
+
+class _AnswerWithOutcome:
+    """A payment's idempotency completion as the ``FinalWrite`` of its last statement: the
+    answer, built from the finished order, commits with the outcome (PostgreSQL)."""
+
+    def __init__(self, bank: Bank, answer: Callable[[DomesticPayment], StoredResponse]) -> None:
+        self._bank = bank
+        self._answer = answer
+        self._riding: RidingCompletion | None = None
+        self.answered: StoredResponse | None = None  # set once stored with the outcome
+
+    def statement(self, done: DomesticPayment) -> tuple[str, dict[str, Any]] | None:
+        self._riding = self._bank.idempotency.riding_completion(self._answer(done))
+        return None if self._riding is None else (self._riding.sql, self._riding.params)
+
+    def committed(self) -> None:
+        if self._riding is not None:
+            self._riding.committed()
+            self.answered = self._riding.response
 
 
 def _key(ob_key: str | None, plain_key: str | None) -> str | None:
@@ -325,11 +348,17 @@ def create_domestic_payment(
         _require_bound_consent(bank, access, body.Data.ConsentId, "pis.payment.create")
         initiation = _initiation(body.Data.Initiation)
         dumped = body.Data.Initiation.model_dump(mode="json", exclude_none=True)
-        payment = bank.openbanking.initiate_payment(access, {"Initiation": dumped}, initiation)
-        location = f"{BASE}/pisp/domestic-payments/{payment.payment_id}"
-        body_json = {"Data": render.payment(payment, dumped), "Links": {"Self": str(request.url_for(
-            "get_domestic_payment", DomesticPaymentId=payment.payment_id))}, "Meta": {}}  # fmt: skip
-        return v1.stored_json(201, body_json, location)
+
+        def answer(payment: DomesticPayment) -> StoredResponse:
+            location = f"{BASE}/pisp/domestic-payments/{payment.payment_id}"
+            body_json = {"Data": render.payment(payment, dumped), "Links": {"Self": str(request.url_for(
+                "get_domestic_payment", DomesticPaymentId=payment.payment_id))}, "Meta": {}}  # fmt: skip
+            return v1.stored_json(201, body_json, location)
+
+        # The answer is stored with the payment's outcome, in one statement where it can be.
+        riding = _AnswerWithOutcome(bank, answer)
+        payment = bank.openbanking.initiate_payment(access, {"Initiation": dumped}, initiation, riding)
+        return riding.answered if riding.answered is not None else answer(payment)
 
     # The payment's audit entries commit while the idempotency record is completed; the
     # answer still leaves only once they are committed.
