@@ -110,9 +110,8 @@ class Payments:
         """Pay under ``consent`` (already checked usable by the caller) from ``debtor``.
         ``creditor``: what ``resolve_creditor(initiation)`` gives, when the caller read it
         already (with the consent, in one round trip); otherwise it is read here.
-        ``on_order``: called once the order exists (the consent is used), before the
-        payment is screened and booked. ``final_write``: the caller's write that commits
-        with the outcome, where step 3 is one statement (``FinalWrite``)."""
+        ``on_order``: called once the order exists (the consent is used), before the payment
+        is screened and booked. ``final_write``: see ``FinalWrite``."""
         if initiation.currency != debtor.currency:
             raise InvalidInput(
                 f"the debtor account holds {debtor.currency}, the payment is in {initiation.currency}",
