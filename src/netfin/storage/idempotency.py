@@ -210,13 +210,15 @@ class Idempotency:
             )
         return response
 
-    def riding_completion(self, response: StoredResponse) -> RidingCompletion | None:
-        """The running request's completion with ``response`` as part of the handler's own
-        last statement; None without a claim to complete (no key, or not inside ``run``)
-        or on SQLite (there the request completes its claim itself, as always)."""
+    def riding_completion(self, answer: Callable[[], StoredResponse]) -> RidingCompletion | None:
+        """The running request's completion with the response ``answer()`` builds, as part of
+        the handler's own last statement; None (and ``answer`` is not called) without a claim
+        to complete (no key, or not inside ``run``) or on SQLite, where the request completes
+        its claim itself, as always."""
         claim = _OPEN_CLAIM.get()
         if claim is None or self._fast is None:
             return None
+        response = answer()
         params = {
             "idem_status": response.status, "idem_sealed": _seal(claim.scope, claim.key, response.body),
             "idem_location": response.location, "idem_scope": claim.scope,

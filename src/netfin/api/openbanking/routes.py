@@ -122,7 +122,7 @@ class _AnswerWithOutcome:
         self.answered: StoredResponse | None = None  # set once stored with the outcome
 
     def statement(self, done: DomesticPayment) -> tuple[str, dict[str, Any]] | None:
-        self._riding = self._bank.idempotency.riding_completion(self._answer(done))
+        self._riding = self._bank.idempotency.riding_completion(lambda: self._answer(done))
         return None if self._riding is None else (self._riding.sql, self._riding.params)
 
     def committed(self) -> None:
