@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 
 from netfin.core.clock import ManualClock
 from netfin.ledger import Account, AccountFlags, CreateTransferResult, Ledger, Transfer, TransferFlags
+from netfin.ledger.model import PendingState, PendingStatus
 from netfin.ledger.stores import postgres
 
 R = CreateTransferResult
@@ -153,3 +155,44 @@ def test_without_pipeline_mode_a_small_batch_takes_the_copy_path(
     assert pg_ledger.create_transfers(_batch(10, 12)) == [R.OK] * 12
     assert pg_ledger.create_transfers(_batch(10, 12)) == [R.EXISTS] * 12
     assert pg_ledger.verify().ok
+
+
+def test_a_small_batch_sends_its_writes_as_one_statement(
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BEGIN, the head lock (with the planner settings), three reads, one statement for every
+    write (data-modifying WITH parts) and COMMIT: seven statements for a plain transfer."""
+    _accounts(pg_ledger)
+    connection = pg_ledger.store.c  # type: ignore[attr-defined]
+    sent: list[str] = []
+    original = psycopg.Cursor.execute
+
+    def recording(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.connection is connection:  # Connection.execute runs a cursor's too
+            sent.append(str(query))
+        return original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", recording)
+    assert pg_ledger.create_transfers([Transfer(50, 1, 2, 7, "GBP", 1)]) == [R.OK]
+    assert sent[0] == "BEGIN" and sent[-1] == "COMMIT"
+    assert "FOR UPDATE" in sent[1] and "set_config('enable_hashjoin'" in sent[1]
+    [writes] = [q for q in sent if q.startswith(("WITH", "INSERT", "UPDATE"))]
+    for table in ("INSERT INTO transfers", "UPDATE accounts", "INSERT INTO account_balances",
+                  "INSERT INTO journal", "UPDATE ledger_head"):  # fmt: skip
+        assert table in writes
+    assert len(sent) == 7, sent  # and the due, accounts and transfers reads that travel with the lock
+    assert pg_ledger.verify().ok
+
+
+def test_writes_in_one_pipelined_transaction_apply_in_the_order_given(pg_ledger: Ledger) -> None:
+    """The parts of one statement all see the rows as they stood before it: a second write
+    to a table already queued must go in a statement of its own, after the first."""
+    pending = Transfer(9, 1, 2, 5, "GBP", 1, TransferFlags.PENDING, timeout=60)
+    store = pg_ledger.store
+    with store.write(1) as tx:
+        tx.head()
+        tx.write_pending([PendingState(pending, PendingStatus.PENDING, 10)], [])
+        tx.write_pending([], [PendingState(pending, PendingStatus.POSTED, 10)])
+    with store.write(1) as tx:
+        tx.head()
+        assert tx.load_pending([9]) == {9: (PendingStatus.POSTED, 10)}

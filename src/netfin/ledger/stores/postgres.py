@@ -12,7 +12,10 @@ runs in psycopg's pipeline mode instead: the head lock and the reads ahead of it
 every write and the COMMIT travel together in a second: two round trips in all,
 plus one for each read the read-ahead did not cover, against about fifteen. The
 head's row lock is held for those round trips only, which is what the other
-writers wait for.
+writers wait for. The writes of the second go as one statement (each a
+data-modifying ``WITH`` part of it), and the planner settings ride on the head
+lock's statement: seven statements for a plain batch where there were twelve,
+each of which costs the client and the server more than its rows do.
 
 A ``?schema=name`` query parameter puts the ledger in its own schema (tests
 use one schema per test; deployments may host several ledgers in one database).
@@ -74,10 +77,11 @@ R = TypeVar("R")
 # ledger, where probing the primary key per id stays flat. Set for the write transaction
 # as a whole, in one statement (it also runs in a pipeline, which takes one command per
 # statement).
-_BATCH_PLANNER_SETTINGS = (
-    "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), "
+_PLANNER_SETTINGS = (
+    "set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), "
     "set_config('enable_seqscan', 'off', true)"
 )
+_BATCH_PLANNER_SETTINGS = f"SELECT {_PLANNER_SETTINGS}"
 # Batches of at most this many events are written in pipeline mode (see the module's text),
 # where the libpq that psycopg runs on has it (14 or later; the binary wheel's has).
 PIPELINE_EVENTS_MAX = 256
@@ -116,6 +120,11 @@ _UNNEST_INSERTS = {
 
 
 _HEAD_FOR_UPDATE = "SELECT seq, chain_hash, timestamp FROM ledger_head WHERE id = 1 FOR UPDATE"
+# In a pipeline: the same, setting the transaction's planner settings for the statements
+# after it (they are set once the row is locked; this statement's own plan needs none).
+_HEAD_FOR_UPDATE_PLANNED = (
+    f"SELECT seq, chain_hash, timestamp, {_PLANNER_SETTINGS} FROM ledger_head WHERE id = 1 FOR UPDATE"
+)
 _SELECT_ACCOUNTS = f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%b)"
 # Almost every id of a new batch is absent. With a long array the planner scans the whole
 # table (hash join or seq scan), which grows with the ledger; probing the primary key once
@@ -163,18 +172,48 @@ class _ReadAhead:
 class _PostgresWrite(WriteTransaction):
     def __init__(self, conn: psycopg.Connection[Any], *, pipelined: bool = False) -> None:
         self.c = conn
-        # In pipeline mode: rows go in as unnest() inserts, queued until the commit.
+        # In pipeline mode: rows go in as unnest() inserts, and the writes wait in
+        # ``_queued`` (table, statement, parameters) to go as one statement (``flush``).
         self._pipelined = pipelined
         self._ahead: _ReadAhead | None = None
+        self._queued: list[tuple[str, str, list[Any]]] = []
+
+    def _write(self, table: str, sql: str, params: Sequence[Any]) -> None:
+        """Run one write; in a pipeline, queue it to go with the others as one statement.
+        The parts of one statement all see the rows as they stood before it, so a second
+        write to a table already queued goes in the next statement."""
+        if not self._pipelined:
+            self.c.execute(sql, params)
+            return
+        if any(queued == table for queued, _, _ in self._queued):
+            self.flush()
+        self._queued.append((table, sql, list(params)))
+
+    def flush(self) -> None:
+        """Send the queued writes: ``WITH w0 AS (first), ... last``, in the order queued."""
+        queued, self._queued = self._queued, []
+        if not queued:
+            return
+        *parts, (_, last, params) = queued
+        if parts:
+            ahead = ", ".join(f"w{k} AS ({sql})" for k, (_, sql, _) in enumerate(parts))
+            last = f"WITH {ahead} {last}"
+            params = [p for _, _, part in parts for p in part] + params
+        self.c.execute(last, params)
+
+    def _query(self, sql: str, params: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
+        self.flush()  # a read sees the transaction's writes
+        return self.c.execute(sql, params)
 
     def head(self) -> Head:
-        return _head(self.c.execute(_HEAD_FOR_UPDATE).fetchone())
+        sql = _HEAD_FOR_UPDATE_PLANNED if self._pipelined else _HEAD_FOR_UPDATE
+        return _head(self._query(sql).fetchone())
 
     def begin_batch(self, reads: BatchReads) -> Head:
         if not self._pipelined:
             return self.head()
         c = self.c
-        head_cursor = c.execute(_HEAD_FOR_UPDATE)
+        head_cursor = self._query(_HEAD_FOR_UPDATE_PLANNED)
         cursors = {"due": c.cursor().execute(_SELECT_DUE_AT_BATCH_TIME, (reads.clock_ns, reads.due_max))}
         if reads.account_ids:
             cursors["accounts"] = c.cursor().execute(_SELECT_ACCOUNTS, ([b(x) for x in reads.account_ids],))
@@ -197,7 +236,7 @@ class _PostgresWrite(WriteTransaction):
         keys = [b(x) for x in wanted]
         if not keys:
             return {}
-        rows = self.c.execute(_SELECT_ACCOUNTS, (keys,))
+        rows = self._query(_SELECT_ACCOUNTS, (keys,))
         return {a.id: a for a in map(account_from_row, rows)}
 
     def load_transfers(self, ids: Iterable[int]) -> dict[int, Transfer]:
@@ -208,7 +247,7 @@ class _PostgresWrite(WriteTransaction):
         keys = [b(x) for x in wanted]
         if not keys:
             return {}
-        rows = self.c.execute(_SELECT_TRANSFERS, (keys,))
+        rows = self._query(_SELECT_TRANSFERS, (keys,))
         return {t.id: t for t in map(transfer_from_row, rows)}
 
     def load_pending(self, ids: Iterable[int]) -> dict[int, tuple[PendingStatus, int]]:
@@ -219,21 +258,22 @@ class _PostgresWrite(WriteTransaction):
         keys = [b(x) for x in wanted]
         if not keys:
             return {}
-        rows = self.c.execute(_SELECT_PENDING, (keys,))
+        rows = self._query(_SELECT_PENDING, (keys,))
         return {i(r[0]): (PendingStatus(r[1]), r[2]) for r in rows}
 
     def due_pending(self, now: int, limit: int) -> list[int]:
         ahead = self._ahead
         if ahead is not None and ahead.due_key == (now, limit):
             return list(ahead.due)
-        rows = self.c.execute(_SELECT_DUE, (now, limit))
+        rows = self._query(_SELECT_DUE, (now, limit))
         return [i(r[0]) for r in rows]
 
     def _copy(self, table: str, columns: str, rows: Iterable[Sequence[Any]]) -> None:
         if self._pipelined:
             listed = list(rows)
             if listed:
-                self.c.execute(_UNNEST_INSERTS[table], [list(column) for column in zip(*listed, strict=True)])
+                columns_of = [list(column) for column in zip(*listed, strict=True)]
+                self._write(table, _UNNEST_INSERTS[table], columns_of)
             return
         with self.c.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in rows:
@@ -249,7 +289,8 @@ class _PostgresWrite(WriteTransaction):
         # With many rows the planner picks a hash join over a sequential scan of
         # every account (4x slower at 1M accounts than probing the primary key);
         # the transaction's planner settings keep it on the key.
-        self.c.execute(
+        self._write(
+            "accounts",
             "UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo, "
             "credits_pending = v.cp, credits_posted = v.cpo, closed = v.closed "
             "FROM unnest(%b::bytea[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], "
@@ -276,7 +317,8 @@ class _PostgresWrite(WriteTransaction):
                 [(b(s.transfer.id), int(s.status), s.expires_at) for s in new],
             )
         if changed:
-            self.c.execute(
+            self._write(
+                "pending_transfers",
                 "UPDATE pending_transfers AS p SET status = v.status "
                 "FROM unnest(%b::bytea[], %b::smallint[]) AS v(id, status) WHERE p.id = v.id",
                 ([b(s.transfer.id) for s in changed], [int(s.status) for s in changed]),
@@ -303,13 +345,15 @@ class _PostgresWrite(WriteTransaction):
         self._copy("journal", JOURNAL_COLUMNS, rows)
 
     def insert_checkpoint(self, c: Checkpoint) -> None:
-        self.c.execute(
+        self._write(
+            "checkpoints",
             f"INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s)",
             (c.seq, c.tree_size, c.root, c.chain_hash, c.timestamp, c.public_key, c.signature),
         )
 
     def set_head(self, head: Head) -> None:
-        self.c.execute(
+        self._write(
+            "ledger_head",
             "UPDATE ledger_head SET seq = %s, chain_hash = %s, timestamp = %s WHERE id = 1",
             (head.seq, head.chain_hash, head.timestamp),
         )
@@ -402,9 +446,10 @@ class PostgresStore(LedgerStore):
         c = self.c  # autocommit: the transaction is the explicit BEGIN ... COMMIT below
         try:
             with c.pipeline():
-                c.execute("BEGIN")
-                c.execute(_BATCH_PLANNER_SETTINGS)
-                yield _PostgresWrite(c, pipelined=True)
+                c.execute("BEGIN")  # the planner settings come with the head lock
+                tx = _PostgresWrite(c, pipelined=True)
+                yield tx
+                tx.flush()
                 c.execute("COMMIT")
         finally:
             # After an error (in the block, or one the pipeline's sync raised) the
