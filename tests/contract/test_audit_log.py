@@ -637,3 +637,82 @@ def test_a_submitted_entry_whose_batch_failed_raises_at_the_wait(audit: AuditLog
     with pytest.raises(AuditWriteFailed):
         receipt.wait()
     assert rows(engine) == []
+
+
+# --- entries submitted together -------------------------------------------------
+
+
+def _fields(action: str) -> dict[str, Any]:
+    return {"actor_kind": "tpp", "actor_id": "tpp-1", "action": action, "outcome": "succeeded"}
+
+
+def _appends_of(audit: AuditLog, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The actions of each batch the writer appends, from now on."""
+    batches: list[list[str]] = []
+    original = audit._append
+
+    def counting(drafts: Any) -> Any:
+        batches.append([draft.action for draft in drafts])
+        return original(drafts)
+
+    monkeypatch.setattr(audit, "_append", counting)
+    return batches
+
+
+def test_entries_submitted_together_reach_the_writer_as_one_append(
+    audit: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = _appends_of(audit, monkeypatch)
+    with audit.together():
+        first = audit.submit(**_fields("payment.create"))
+        with audit.together():  # an inner block is part of the outer one
+            second = audit.submit(**_fields("pis.payment.create"))
+        assert audit.queue_depth == 0 and audit.in_flight == 0  # held by this thread
+    assert (first.wait().seq, second.wait().seq) == (1, 2)
+    assert batches == [["payment.create", "pis.payment.create"]]
+    assert audit.verify().ok
+
+
+def test_waiting_inside_the_block_hands_the_held_entries_over_first(
+    audit: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = _appends_of(audit, monkeypatch)
+    with audit.together():
+        first = audit.submit(**_fields("test.a"))
+        second = audit.submit(**_fields("test.b"))
+        assert second.wait().seq == 2  # no deadlock on its own hold
+        third = audit.submit(**_fields("test.c"))  # the hold has ended: it goes at once
+        assert third.wait().seq == 3
+        assert audit.record_many([_fields("test.d")])[0].seq == 4
+    assert first.wait().seq == 1
+    assert batches == [["test.a", "test.b"], ["test.c"], ["test.d"]]
+
+
+def test_entries_held_by_a_block_that_raised_are_still_written(audit: AuditLog) -> None:
+    with pytest.raises(RuntimeError, match="after the entry"), audit.together():
+        receipt = audit.submit(**_fields("payment.create"))
+        raise RuntimeError("after the entry")
+    assert receipt.wait().action == "payment.create"
+
+
+def test_a_block_holds_only_its_own_threads_entries(audit: AuditLog) -> None:
+    with audit.together():
+        held = audit.submit(**_fields("test.held"))
+        other = Caller(audit, 1)
+        other.start()
+        other.join(WAIT_SECONDS)
+        assert other.entry is not None and other.entry.seq == 1
+        assert audit.record_many([_fields("test.after")])[0].seq == 3
+    assert held.wait().seq == 2
+
+
+def test_held_entries_of_a_log_closed_meanwhile_fail_at_their_wait(
+    engine: sa.Engine, clock: ManualClock
+) -> None:
+    log = AuditLog(engine, clock=clock, ids=SeededIds(clock))
+    with log.together():
+        receipt = log.submit(**_fields("payment.create"))
+        log.close()
+    with pytest.raises(AuditWriteFailed, match="AuditLogClosed"):
+        receipt.wait()
+    assert rows(engine) == []

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -97,13 +98,16 @@ class _Pending:
 class AuditReceipt:
     """An entry handed to the writer by ``AuditLog.submit``; ``wait()`` returns it committed."""
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_log", "_pending")
 
-    def __init__(self, pending: _Pending) -> None:
+    def __init__(self, pending: _Pending, log: AuditLog) -> None:
         self._pending = pending
+        self._log = log
 
     def wait(self) -> AuditEntry:
-        """Block until the entry's batch committed (or failed: AuditWriteFailed)."""
+        """Block until the entry's batch committed (or failed: AuditWriteFailed). An entry
+        this thread still holds (``AuditLog.together``) is handed to the writer first."""
+        self._log._release_held(self._pending)
         return self._pending.wait()
 
 
@@ -142,6 +146,7 @@ class AuditLog:
         self._waiting: deque[_Pending] = deque()
         self._in_flight: list[_Pending] = []
         self._closed = False
+        self._held = threading.local()  # .pendings: this thread's entries inside together()
         # The head as this writer's last append left it (PostgreSQL): the next batch is sealed
         # after it and written in one statement that checks it (AuditStore.append_if_head).
         # Only the writer thread touches it.
@@ -212,17 +217,53 @@ class AuditLog:
             detail=detail,
         )
         pending = _Pending(draft)
+        held: list[_Pending] | None = getattr(self._held, "pendings", None)
         with self._condition:
             if self._closed:
                 raise AuditLogClosed("the audit log is closed")
-            if len(self._waiting) >= self._queue_max:
+            if len(self._waiting) + (0 if held is None else len(held)) >= self._queue_max:
                 raise LimitExceeded(
                     f"{self._queue_max} audit entries are already waiting to be written",
                     code="audit_queue_full",
                 )
-            self._waiting.append(pending)
-            self._condition.notify()
-        return AuditReceipt(pending)
+            if held is None:
+                self._waiting.append(pending)
+                self._condition.notify()
+            else:
+                held.append(pending)
+        return AuditReceipt(pending, self)
+
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """Entries this thread ``submit``s inside the block join the writer's queue together
+        when it ends, whether it returned or raised: one append where there would be one
+        per entry. Waiting for one of them inside the block hands them over first; an
+        inner block is part of the outer one."""
+        if getattr(self._held, "pendings", None) is not None:
+            yield
+            return
+        self._held.pendings = []
+        try:
+            yield
+        finally:
+            self._release_held(None)
+
+    def _release_held(self, pending: _Pending | None) -> None:
+        """Hand this thread's held entries to the writer (when ``pending`` is None or one of
+        them); the thread holds no more after it. Closed meanwhile: they fail."""
+        held: list[_Pending] | None = getattr(self._held, "pendings", None)
+        if held is None or (pending is not None and pending not in held):
+            return
+        self._held.pendings = None
+        if not held:
+            return
+        with self._condition:
+            if not self._closed:
+                self._waiting.extend(held)
+                self._condition.notify()
+                return
+        for entry in held:
+            entry.fail(AuditLogClosed("the audit log closed before the entry was handed to its writer"))
 
     def record_many(self, entries: Sequence[Mapping[str, Any]]) -> list[AuditEntry]:
         """Append several entries (each given as ``record``'s keyword arguments) and wait once.
@@ -235,6 +276,7 @@ class AuditLog:
         pendings = [_Pending(draft_entry(**dict(fields))) for fields in entries]
         if not pendings:
             return []
+        self._release_held(None)  # after what this thread submitted before, in order
         with self._condition:
             if self._closed:
                 raise AuditLogClosed("the audit log is closed")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any, Protocol
 
@@ -105,6 +105,13 @@ def answer_after_audit() -> Iterator[None]:
                 failure = failure or error
     if failure is not None:
         raise failure
+
+
+def submitted_together(audit: AuditSink) -> AbstractContextManager[None]:
+    """Entries this thread submits inside the block reach the writer together, at its end,
+    where the sink can hold them (``AuditLog.together``: one append instead of one each)."""
+    together: Callable[[], AbstractContextManager[None]] | None = getattr(audit, "together", None)
+    return nullcontext() if together is None else together()
 
 
 def wait_or_defer(pending: AuditWait) -> None:

@@ -27,7 +27,14 @@ from netfin.core.errors import Conflict, InvalidInput, NotFound
 from netfin.core.ids import IdSource, format_id
 from netfin.identity.consents import Consent, Consents
 from netfin.identity.model import Actor, CustomerAccount
-from netfin.identity.service import AuditSink, Identity, submit_change, wait_or_defer
+from netfin.identity.service import (
+    AuditSink,
+    AuditWait,
+    Identity,
+    submit_change,
+    submitted_together,
+    wait_or_defer,
+)
 from netfin.ledger import CreateTransferResult, Ledger, Transfer
 from netfin.payments import store
 from netfin.payments.model import DomesticInitiation, DomesticPayment, PaymentStatus
@@ -138,6 +145,31 @@ class Payments:
             created_ns=now,
             status_updated_ns=now,
         )
+        self._insert_order(consent, payment)
+        # The order's audit entry commits while the payment is screened and booked; it is
+        # waited for before the caller hears the outcome, whatever the outcome (here, or at
+        # the end of the caller's answer_after_audit block). The caller's own entry
+        # (``on_order``) goes to the writer with it, as one append.
+        created: AuditWait | None = None
+        try:
+            with submitted_together(self.audit):
+                created = submit_change(
+                    self.audit, Actor(actor.kind, actor.id, consent.consent_id, actor.interaction_id),
+                    "payment.create", "payment", payment.payment_id,
+                    {"amount_minor": initiation.amount_minor, "currency": initiation.currency},
+                )  # fmt: skip
+                if on_order is not None:
+                    on_order()
+            refused = None if self.risk is None else self.risk(payment)
+            if refused is not None:
+                return self._finish(payment, PaymentStatus.REJECTED, refused, final_write)
+            return self._book(payment, debtor, creditor, final_write)
+        finally:
+            if created is not None:
+                wait_or_defer(created)
+
+    def _insert_order(self, consent: Consent, payment: DomesticPayment) -> None:
+        """Use the consent and store the pending order, in one transaction."""
         if self._fast is not None:
             consume_sql, params = self.consents.consume_statement(consent)
             params.update(store.payment_values(payment))
@@ -149,23 +181,6 @@ class Payments:
             with self.engine.begin() as connection:
                 self.consents.consume(connection, consent)
                 connection.execute(sa.insert(store.domestic_payments), [store.payment_values(payment)])
-        # The order's audit entry commits while the payment is screened and booked; it is
-        # waited for before the caller hears the outcome, whatever the outcome (here, or at
-        # the end of the caller's answer_after_audit block).
-        created = submit_change(
-            self.audit, Actor(actor.kind, actor.id, consent.consent_id, actor.interaction_id),
-            "payment.create", "payment", payment.payment_id,
-            {"amount_minor": initiation.amount_minor, "currency": initiation.currency},
-        )  # fmt: skip
-        try:
-            if on_order is not None:
-                on_order()
-            refused = None if self.risk is None else self.risk(payment)
-            if refused is not None:
-                return self._finish(payment, PaymentStatus.REJECTED, refused, final_write)
-            return self._book(payment, debtor, creditor, final_write)
-        finally:
-            wait_or_defer(created)
 
     def resolve_creditor(self, initiation: DomesticInitiation) -> CustomerAccount | None:
         """The creditor's account here, or None when it is held at another bank."""
