@@ -176,6 +176,7 @@ def test_a_small_batch_sends_its_writes_as_one_statement(
     assert pg_ledger.create_transfers([Transfer(50, 1, 2, 7, "GBP", 1)]) == [R.OK]
     assert sent[0] == "BEGIN" and sent[-1] == "COMMIT"
     assert "FOR UPDATE" in sent[1] and "set_config('enable_hashjoin'" in sent[1]
+    assert "set_config('plan_cache_mode', 'force_generic_plan', true)" in sent[1]
     [writes] = [q for q in sent if q.startswith(("WITH", "INSERT", "UPDATE"))]
     for table in ("INSERT INTO transfers", "UPDATE accounts", "INSERT INTO account_balances",
                   "INSERT INTO journal", "UPDATE ledger_head"):  # fmt: skip

@@ -122,8 +122,13 @@ _UNNEST_INSERTS = {
 _HEAD_FOR_UPDATE = "SELECT seq, chain_hash, timestamp FROM ledger_head WHERE id = 1 FOR UPDATE"
 # In a pipeline: the same, setting the transaction's planner settings for the statements
 # after it (they are set once the row is locked; this statement's own plan needs none).
+# A small batch's statements are prepared (psycopg prepares what it has run five times)
+# and their best plan does not depend on the few ids they carry: planning each again
+# (PostgreSQL's custom plans, which it kept choosing for the reads by id and the writes)
+# cost more server time than running them.
 _HEAD_FOR_UPDATE_PLANNED = (
-    f"SELECT seq, chain_hash, timestamp, {_PLANNER_SETTINGS} FROM ledger_head WHERE id = 1 FOR UPDATE"
+    f"SELECT seq, chain_hash, timestamp, {_PLANNER_SETTINGS}, "
+    "set_config('plan_cache_mode', 'force_generic_plan', true) FROM ledger_head WHERE id = 1 FOR UPDATE"
 )
 _SELECT_ACCOUNTS = f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%b)"
 # Almost every id of a new batch is absent. With a long array the planner scans the whole
