@@ -651,9 +651,10 @@ def _appends_of(audit: AuditLog, monkeypatch: pytest.MonkeyPatch) -> list[list[s
     batches: list[list[str]] = []
     original = audit._append
 
-    def counting(drafts: Any) -> Any:
-        batches.append([draft.action for draft in drafts])
-        return original(drafts)
+    def counting(batch: Any) -> Any:
+        entries = original(batch)
+        batches.append([pending.draft.action for pending in batch])  # as written: it may grow
+        return entries
 
     monkeypatch.setattr(audit, "_append", counting)
     return batches
@@ -716,3 +717,36 @@ def test_held_entries_of_a_log_closed_meanwhile_fail_at_their_wait(
     with pytest.raises(AuditWriteFailed, match="AuditLogClosed"):
         receipt.wait()
     assert rows(engine) == []
+
+
+def test_a_retry_after_another_process_appended_takes_along_what_queued_meanwhile(
+    empty_pg_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's one-statement append: when another log moved the head first, the batch
+    is sealed again after it, and the entries queued while it waited go with it."""
+    engine = open_engine(empty_pg_url, run_migrations=False)
+    metadata.create_all(engine, tables=list(AUDIT_TABLES))
+    try:
+        with (
+            AuditLog(engine, clock=clock, ids=SeededIds(clock, seed=1)) as first,
+            AuditLog(engine, clock=clock, ids=SeededIds(clock, seed=2)) as second,
+        ):
+            first.record(**_fields("test.first"))  # the head as the first log last saw it
+            second.record(**_fields("test.second"))  # moved behind its back
+            batches = _appends_of(first, monkeypatch)
+            original = first._store.append_if_head
+            late: list[Any] = []
+
+            def racing(head: Any, entries: Any, details: Any) -> Any:
+                appended = original(head, entries, details)
+                if not appended.ok and not late:  # queued while the refused statement ran
+                    late.append(first.submit(**_fields("test.late")))
+                return appended
+
+            monkeypatch.setattr(first._store, "append_if_head", racing)
+            early = first.record(**_fields("test.early"))
+            assert (early.seq, late[0].wait().seq) == (3, 4)
+            assert batches == [["test.early", "test.late"]]
+            assert first.verify().ok
+    finally:
+        engine.dispose()

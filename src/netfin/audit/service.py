@@ -346,7 +346,7 @@ class AuditLog:
 
     def _write_batch(self, batch: list[_Pending]) -> None:
         try:
-            entries = self._append([pending.draft for pending in batch])
+            entries = self._append(batch)
         except sa.exc.SQLAlchemyError as error:
             # The transaction rolled back as a whole: no entry of this batch exists.
             for pending in batch:
@@ -355,10 +355,14 @@ class AuditLog:
         for pending, entry in zip(batch, entries, strict=True):
             pending.succeed(entry)
 
-    def _append(self, drafts: Sequence[AuditDraft]) -> list[AuditEntry]:
-        """Seal and write one batch; on PostgreSQL in one statement when the head is as last seen."""
+    def _append(self, batch: list[_Pending]) -> list[AuditEntry]:
+        """Seal and write one batch; on PostgreSQL in one statement when the head is as last
+        seen. When another process moved the head first, the batch is sealed again after it
+        and takes along the entries queued meanwhile (``batch`` grows): the retry costs a
+        statement either way, and what it carries no later append has to."""
         head = self._head
         self._head = None  # unknown until this append's outcome is
+        drafts = [pending.draft for pending in batch]
         details = [draft.detail_json for draft in drafts]
         attempts = 0
         while head is not None and attempts < OPTIMISTIC_APPENDS_MAX:
@@ -369,10 +373,19 @@ class AuditLog:
                 self._head = _head_after(entries)
                 return entries
             head = appended.seen  # another process appended: seal again after what it wrote
+            for pending in self._queued_meanwhile(len(batch)):
+                batch.append(pending)
+                drafts.append(pending.draft)
+                details.append(pending.draft.detail_json)
         entries = self._append_locked(drafts)
         if self._store.appends_in_one_statement:
             self._head = _head_after(entries)
         return entries
+
+    def _queued_meanwhile(self, taken: int) -> list[_Pending]:
+        with self._condition:
+            count = min(len(self._waiting), self._batch_max - taken)
+            return [self._waiting.popleft() for _ in range(count)]
 
     def _seal(self, drafts: Sequence[AuditDraft], head: Head) -> list[AuditEntry]:
         # One time for the batch, never before the last entry's: time follows seq.
