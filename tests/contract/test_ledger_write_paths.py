@@ -197,3 +197,17 @@ def test_writes_in_one_pipelined_transaction_apply_in_the_order_given(pg_ledger:
     with store.write(1) as tx:
         tx.head()
         assert tx.load_pending([9]) == {9: (PendingStatus.POSTED, 10)}
+
+
+def test_lookups_and_history_pages_are_planned_once_per_connection(pg_ledger: Ledger) -> None:
+    """The read pool's statements probe an index by key: generic plans, made once per
+    connection; the writer's connection keeps the server's choice outside a small batch."""
+    store: Any = pg_ledger.store
+    _accounts(pg_ledger)
+    assert store._reads.run(lambda c: c.execute("SHOW plan_cache_mode").fetchone()[0]) == "force_generic_plan"
+    assert store.c.execute("SHOW plan_cache_mode").fetchone()[0] == "auto"
+    assert pg_ledger.create_transfers(_batch(30, 3)) == [R.OK] * 3
+    for _ in range(7):  # prepared after five runs, then run on the generic plan
+        assert [a.id for a in pg_ledger.lookup_accounts([1, 2, 99])] == [1, 2]
+        assert [t.id for t in pg_ledger.lookup_transfers([30, 31, 32, 99])] == [30, 31, 32]
+        assert len(pg_ledger.account_balances(1, limit=10).balances) == 3
