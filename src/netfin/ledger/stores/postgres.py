@@ -133,7 +133,8 @@ _HEAD_FOR_UPDATE_PLANNED = (
 _SELECT_ACCOUNTS = f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%b)"
 # Almost every id of a new batch is absent. With a long array the planner scans the whole
 # table (hash join or seq scan), which grows with the ledger; probing the primary key once
-# per id stays flat (the planner settings are the transaction's: _BATCH_PLANNER_SETTINGS).
+# per id stays flat (a batch's planner settings, _PLANNER_SETTINGS; the read pool's
+# generic plans for lookups).
 _SELECT_TRANSFERS = f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id IN (SELECT unnest(%b::bytea[]))"
 _SELECT_PENDING = "SELECT id, status, expires_at FROM pending_transfers WHERE id = ANY(%b)"
 _SELECT_DUE = (
@@ -480,11 +481,8 @@ class PostgresStore(LedgerStore):
         return self._reads.run(lambda c: _PostgresWrite(c).load_accounts(ids))
 
     def lookup_transfers(self, ids: Sequence[int]) -> dict[int, Transfer]:
-        def read(c: psycopg.Connection[Any]) -> dict[int, Transfer]:
-            with c.transaction():  # for load_transfers' SET LOCAL planner settings
-                return _PostgresWrite(c).load_transfers(ids)
-
-        return self._reads.run(read)
+        # One statement, on the pool's generic plan (index probes whatever the ids' count).
+        return self._reads.run(lambda c: _PostgresWrite(c).load_transfers(ids))
 
     def account_transfers(
         self,
