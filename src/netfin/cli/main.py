@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
@@ -13,20 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from netfin.cli import (
-    aml,
-    credit,
-    federated,
-    iso20022,
-    news,
-    payments,
-    platform,
-    risk,
-    sanctions,
-    supervision,
-)
-from netfin.cli.portal_demo import prepare_portal, serve_portal
-from netfin.cli.story import Story, run_story
+from netfin.cli.lazy import LazyGroup
 from netfin.core.clock import ManualClock
 from netfin.core.errors import NetfinError
 from netfin.core.ids import format_id, parse_id
@@ -39,23 +26,17 @@ from netfin.ledger.journal import (
     proof_to_json,
 )
 from netfin.ledger.model import Account, Transfer
-from netfin.sim import simulate_day
 
-app = typer.Typer(help="netfin: digital finance on one verifiable double-entry ledger.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from netfin.cli.story import Story
+
+# The other sub-commands (admin, audit, payments, risk, aml, credit, serve, ...) are
+# imported when they run: netfin.cli.lazy.COMMANDS.
+app = typer.Typer(
+    cls=LazyGroup, help="netfin: digital finance on one verifiable double-entry ledger.", no_args_is_help=True
+)
 ledger_app = typer.Typer(help="Inspect and verify the ledger.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
-app.add_typer(platform.admin_app, name="admin")
-app.add_typer(platform.audit_app, name="audit")
-app.add_typer(iso20022.app, name="iso20022")
-app.add_typer(payments.payments_app, name="payments")
-app.add_typer(risk.risk_app, name="risk")
-app.add_typer(aml.aml_app, name="aml")
-app.add_typer(credit.credit_app, name="credit")
-app.add_typer(federated.federated_app, name="federated")
-app.add_typer(sanctions.sanctions_app, name="sanctions")
-app.add_typer(news.news_app, name="news")
-app.add_typer(supervision.supervision_app, name="supervision")
-app.command("serve")(platform.serve)
 
 console = Console()
 err = Console(stderr=True)
@@ -328,6 +309,9 @@ def demo_cmd(
 
     With ``--serve`` the portal (customers, elder mode) and the operations console
     are then served at http://localhost:PORT on the same data, until Ctrl-C."""
+    from netfin.cli.story import run_story
+    from netfin.sim import simulate_day
+
     if fresh and db.startswith("sqlite:///"):
         path = Path(db.removeprefix("sqlite:///"))
         for suffix in ("", "-wal", "-shm"):
@@ -384,6 +368,8 @@ def demo_cmd(
 
 
 def _serve_demo(db: str, story: Story, host: str, port: int) -> None:
+    from netfin.cli.portal_demo import prepare_portal, serve_portal
+
     origin = f"http://localhost:{port}"
     logins = prepare_portal(db, story.customer_party_id, origin)
     console.rule("web portal and operations console / 网上银行与运营控制台")
