@@ -21,6 +21,7 @@ from netfin.core.errors import ConfigurationError, Conflict, InvalidInput, Limit
 from netfin.core.ids import IdSource, format_id, id_to_bytes
 from netfin.core.limits import INT64_MAX, UINT128_MAX
 from netfin.notifications import store
+from netfin.notifications.lease import DispatchLease
 from netfin.notifications.model import (
     ATTEMPTS_MAX_LIMIT,
     BACKOFF_MAX_S_LIMIT,
@@ -203,11 +204,17 @@ class Notifications:
         self._allow_insecure_localhost = allow_insecure_localhost
         self._issuer = issuer
         self._resource_base_url = resource_base_url
+        self._lease = DispatchLease(engine)
 
     @property
     def key_id(self) -> str:
         """The ``kid`` in every signature header: the RFC 7638 thumbprint of the public key."""
         return self._kid
+
+    @property
+    def dispatching(self) -> bool:
+        """Whether ``run`` may work now: it holds the dispatch lease (always, on SQLite)."""
+        return self._lease.holding
 
     @property
     def _http(self) -> httpx.Client:
@@ -216,6 +223,7 @@ class Notifications:
         return self._client
 
     def close(self) -> None:
+        self._lease.release()
         if self._owns_http and self._client is not None:
             self._client.close()
 
@@ -462,23 +470,36 @@ class Notifications:
     def run(self, stop: threading.Event, interval_s: float = 1.0) -> None:
         """Fan out and deliver until ``stop`` is set; sleep ``interval_s`` when idle.
 
+        On PostgreSQL only the loop that holds the dispatch lease works; the
+        others wait and take over within ``interval_s`` of its end
+        (``netfin.notifications.lease``).
+
         A database that is briefly unreachable is waited out rather than
         ending the loop; every event stays in the outbox until it is handled.
         """
-        while not stop.is_set():
-            try:
-                events = self.fan_out()
-                stats = self.deliver_due()
-            except sa.exc.OperationalError as error:
-                logger.warning("notification dispatch paused: %s", str(error.orig).strip()[:200])
-                stop.wait(interval_s)
-                continue
-            if events == 0 and stats.claimed == 0:
-                stop.wait(interval_s)
-            elif events < FAN_OUT_DEFAULT and stats.claimed < DELIVER_DEFAULT:
-                # Not a full round: let the next events gather instead of taking them one
-                # transaction each (under a steady stream of payments a round found 1-2).
-                stop.wait(min(interval_s, GATHER_S))
+        try:
+            while not stop.is_set():
+                if not self._lease.held():
+                    stop.wait(interval_s)  # another process dispatches; take over when it stops
+                    continue
+                self._round(stop, interval_s)
+        finally:
+            self._lease.release()
+
+    def _round(self, stop: threading.Event, interval_s: float) -> None:
+        try:
+            events = self.fan_out()
+            stats = self.deliver_due()
+        except sa.exc.OperationalError as error:
+            logger.warning("notification dispatch paused: %s", str(error.orig).strip()[:200])
+            stop.wait(interval_s)
+            return
+        if events == 0 and stats.claimed == 0:
+            stop.wait(interval_s)
+        elif events < FAN_OUT_DEFAULT and stats.claimed < DELIVER_DEFAULT:
+            # Not a full round: let the next events gather instead of taking them one
+            # transaction each (under a steady stream of payments a round found 1-2).
+            stop.wait(min(interval_s, GATHER_S))
 
     # --- operators -------------------------------------------------------------
 
