@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -31,7 +32,7 @@ def _engines(url: str, count: int) -> list[sa.Engine]:
     return [open_engine(url, run_migrations=False) for _ in range(count)]
 
 
-def _append(engine: sa.Engine, event_id: int) -> None:
+def _append(engine: sa.Engine, event_id: int, clock: ManualClock | None = None) -> None:
     with engine.begin() as connection:
         append_event(
             connection,
@@ -41,7 +42,7 @@ def _append(engine: sa.Engine, event_id: int) -> None:
             subject_kind="domestic-payment",
             subject_id=f"pmt-{event_id}",
             payload={"amount_minor": 100, "currency": "GBP"},
-            created_ns=ManualClock().now_ns(),
+            created_ns=(clock or ManualClock()).now_ns(),
         )
 
 
@@ -164,3 +165,42 @@ def test_two_running_dispatchers_one_works_the_other_takes_over(url: str) -> Non
         for service, engine in zip(services, engines, strict=True):
             service.close()
             engine.dispose()
+
+
+def test_the_loop_retries_a_failed_delivery_when_it_falls_due_without_new_events(url: str) -> None:
+    answers: list[int] = []
+    statuses = iter([500])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        status = next(statuses, 202)
+        answers.append(status)
+        return httpx.Response(status)
+
+    engine = open_engine(url, run_migrations=False)
+    clock = ManualClock()
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    service = Notifications(
+        engine, clock=clock, ids=SeededIds(clock, seed=1), signing_key=Ed25519PrivateKey.generate(), http=http
+    )
+    stop = threading.Event()
+    loop = threading.Thread(target=service.run, args=(stop,), kwargs={"interval_s": 0.05})
+    try:
+        service.subscribe("tpp-a", callback_url="https://tpp.example/callbacks", version="4.0")
+        loop.start()
+        _append(engine, 1, clock)
+        _wait_for(lambda: answers == [500])  # fanned out and tried in the same round
+        clock.advance(seconds=2 * 3600)  # past any backoff; no new event arrives
+        _wait_for(lambda: answers == [500, 202])  # the periodic look for due deliveries finds it
+    finally:
+        stop.set()
+        loop.join(WAIT_S_MAX)
+        service.close()
+        http.close()
+        engine.dispose()
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_S_MAX
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert condition()
