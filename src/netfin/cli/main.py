@@ -309,13 +309,11 @@ def demo_cmd(
 
     With ``--serve`` the portal (customers, elder mode) and the operations console
     are then served at http://localhost:PORT on the same data, until Ctrl-C."""
-    from netfin.cli.story import run_story
+    from netfin.cli.story import run_story  # imported here: the demo alone needs the bank
     from netfin.sim import simulate_day
 
-    if fresh and db.startswith("sqlite:///"):
-        path = Path(db.removeprefix("sqlite:///"))
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if fresh:
+        _remove_sqlite_files(db)
     clock = ManualClock()
     with Ledger.open(db, clock=clock) as ledger:
         with Progress(
@@ -365,6 +363,13 @@ def demo_cmd(
         raise typer.Exit(1)
     if serve:
         _serve_demo(db, story, host, port)
+
+
+def _remove_sqlite_files(db: str) -> None:
+    if db.startswith("sqlite:///"):
+        path = Path(db.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _serve_demo(db: str, story: Story, host: str, port: int) -> None:

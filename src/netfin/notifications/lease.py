@@ -110,8 +110,8 @@ class DispatchLease:
         try:
             connection.execute(_UNLOCK, {"class_id": DISPATCH_LOCK_CLASS})
             connection.commit()
-        except sa.exc.OperationalError:
-            pass  # the session is gone: so is its lock
+        except sa.exc.OperationalError as error:  # the session is gone, and its lock with it
+            logger.info("notification dispatcher: the lease's session had ended: %s", str(error.orig)[:200])
         self._drop(connection)
 
     def _drop(self, connection: sa.Connection) -> None:
