@@ -63,7 +63,7 @@ class DispatchLease:
 
     def _held(self) -> bool:
         if self._connection is not None:
-            return self._still_held()
+            return self._still_held(self._connection)
         try:
             connection = self._engine.connect()
         except sa.exc.OperationalError:
@@ -72,8 +72,7 @@ class DispatchLease:
             taken = bool(connection.execute(_TRY_LOCK, {"class_id": DISPATCH_LOCK_CLASS}).scalar())
             connection.commit()  # the lock is the session's; no transaction stays open
         except sa.exc.OperationalError:
-            connection.invalidate()
-            connection.close()
+            self._drop(connection)
             return False
         if not taken:
             connection.close()
@@ -83,10 +82,7 @@ class DispatchLease:
         logger.info("notification dispatcher: this process now dispatches")
         return True
 
-    def _still_held(self) -> bool:
-        connection = self._connection
-        if connection is None:
-            return False
+    def _still_held(self, connection: sa.Connection) -> bool:
         if time.monotonic() - self._checked_s < CHECK_INTERVAL_S:
             return True
         try:
