@@ -1040,8 +1040,8 @@ class PhaseTimer:
                 finally:
                     timer.add("SQL: COMMIT (durable: WAL write + fsync)", time.perf_counter() - t0)
 
-        def write(store: Any) -> Any:
-            return Timed(original(store))
+        def write(store: Any, *args: Any, **kwargs: Any) -> Any:
+            return Timed(original(store, *args, **kwargs))
 
         store_class.write = write  # type: ignore[attr-defined]
         self._patches.append((store_class, "write", original))
