@@ -184,6 +184,30 @@ def test_responses_are_signed_with_the_published_platform_key() -> None:
         jose.deserialize_compact(signature, keys, registry=_ANY_HEADER, payload=BODY + b" ")
 
 
+def test_a_response_signature_is_the_profiles_detached_jws_with_the_current_second() -> None:
+    """The signer makes each second's header once; its signatures are exactly what
+    ``sign_detached`` makes under that header, and the next second gets a new header."""
+    platform = Ed25519PrivateKey.generate()
+    clock = ManualClock(NOW_S * NS_PER_SECOND)
+    signer = jws.ResponseSigner(
+        platform, issuer="https://bank.example", trust_anchor="bank.example", clock=clock
+    )
+    key = OKPKey.import_key(platform)
+
+    def expected(second: int, body: bytes) -> str:
+        header = jws.protected_header(
+            alg="Ed25519", kid=signer.kid, issuer="https://bank.example", trust_anchor="bank.example",
+            issued_at_s=second,
+        )  # fmt: skip
+        return jws.sign_detached(body, key, header)
+
+    assert signer.sign(BODY) == expected(NOW_S, BODY)
+    assert signer.sign(b"{}") == expected(NOW_S, b"{}")
+    clock.advance(seconds=1)
+    later = signer.sign(BODY)
+    assert later == expected(NOW_S + 1, BODY) and later != expected(NOW_S, BODY)
+
+
 def _bank(published: Ed25519PrivateKey, **holder: Any) -> Any:
     return SimpleNamespace(
         **holder,
