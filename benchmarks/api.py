@@ -1462,6 +1462,10 @@ WHATIFS = {
     "no-pre-ping": "the platform engine's pool without pool_pre_ping (no SELECT 1 round trip per checkout)",
     "pool-48": "the platform engine's pool keeps up to 48 idle connections, not 8 (no connection churn)",
     "no-audit": "audit.record returns at once without writing: what the audit log costs (not a proposal)",
+    "gc-freeze": "gc.freeze() once the application is built, and a first-generation threshold of 20,000 "
+    "allocations instead of 2,000: fewer collections, none of them walking the start-up objects",
+    "audit-linger": "the audit writer, woken with fewer than 8 entries waiting, waits up to 1 ms for more: "
+    "fewer, larger appends (and fewer lost races for the head) for up to 1 ms more per entry",
 }
 
 
@@ -1484,7 +1488,31 @@ def whatif_application() -> Any:
         bank.engine.pool._pool.maxsize = 48
     if "no-audit" in names:
         bank.audit.record = lambda **_: None
+    if "audit-linger" in names:
+        _linger_audit_writer(bank.audit)
+    if "gc-freeze" in names:
+        import gc
+
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(20_000, 10, 10)
     return app
+
+
+def _linger_audit_writer(audit: Any) -> None:
+    """The "audit-linger" what-if: ``AuditLog._next_batch`` gathers for up to 1 ms first."""
+    inner = audit._next_batch
+
+    def next_batch() -> Any:
+        with audit._condition:
+            while not audit._waiting and not audit._closed:
+                audit._condition.wait()
+        deadline = time.perf_counter() + 0.001
+        while len(audit._waiting) < 8 and time.perf_counter() < deadline:
+            time.sleep(0.0002)
+        return inner()
+
+    audit._next_batch = next_batch
 
 
 def run_whatifs(args: argparse.Namespace, config: dict[str, Any], workdir: Path) -> dict[str, Any]:
