@@ -57,7 +57,6 @@ from joserfc.errors import JoseError
 from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import Key, KeySet, KeySetSerialization, OKPKey, import_key
 from joserfc.registry import HeaderParameter
-from joserfc.util import json_b64encode, urlsafe_b64encode
 
 from netfin.core.clock import NS_PER_SECOND, Clock
 from netfin.core.errors import ConfigurationError, InvalidInput
@@ -241,11 +240,7 @@ def _reason(error: BaseException) -> str:
 
 
 class ResponseSigner:
-    """Signs response bodies with the platform key, under the profile's header.
-
-    Every response of one second has the same protected header, so its encoded segment is
-    made and checked once per second; each body then costs joserfc's EdDSA signature over
-    the header segment and the body's base64url (what ``sign_detached`` computes)."""
+    """Signs response bodies with the platform key, under the profile's header."""
 
     def __init__(self, key: Ed25519PrivateKey, *, issuer: str, trust_anchor: str, clock: Clock) -> None:
         self._key = OKPKey.import_key(key)
@@ -253,26 +248,16 @@ class ResponseSigner:
         self.issuer = issuer
         self.trust_anchor = trust_anchor
         self._clock = clock
-        self._alg: JWSAlgModel = _REGISTRY.get_alg(PLATFORM_SIGNING_ALGORITHM)
-        self._alg.check_key(self._key)
-        self._header: tuple[int, bytes] = (-1, b"")  # (second, encoded protected header)
 
     def sign(self, body: bytes) -> str:
-        second = self._clock.now_ns() // NS_PER_SECOND
-        made_for, segment = self._header
-        if made_for != second:
-            header = protected_header(
-                alg=PLATFORM_SIGNING_ALGORITHM,
-                kid=self.kid,
-                issuer=self.issuer,
-                trust_anchor=self.trust_anchor,
-                issued_at_s=second,
-            )
-            _REGISTRY.check_header(header)
-            segment = json_b64encode(header)
-            self._header = (second, segment)
-        signature = self._alg.sign(segment + b"." + urlsafe_b64encode(body), self._key)
-        return (segment + b".." + urlsafe_b64encode(signature)).decode("ascii")
+        header = protected_header(
+            alg=PLATFORM_SIGNING_ALGORITHM,
+            kid=self.kid,
+            issuer=self.issuer,
+            trust_anchor=self.trust_anchor,
+            issued_at_s=self._clock.now_ns() // NS_PER_SECOND,
+        )
+        return sign_detached(body, self._key, header)
 
 
 def platform_signer(bank: Bank) -> ResponseSigner:
