@@ -114,7 +114,12 @@ def test_a_holder_whose_session_ended_gives_way(pg_url: str, monkeypatch: pytest
                 .all()
             )
             assert len(holders) == 1
-            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": holders[0]})
+            # with a timeout the call waits until the backend has exited (and its locks are gone)
+            ended = admin.execute(
+                sa.text("SELECT pg_terminate_backend(:pid, :timeout_ms)"),
+                {"pid": holders[0], "timeout_ms": int(WAIT_S_MAX * 1000)},
+            ).scalar_one()
+            assert ended
         assert second.held()  # the server released the ended session's lock
         monkeypatch.setattr(lease, "CHECK_INTERVAL_S", 0.0)
         assert not first.held()  # the holder notices at its next check, and the lease is taken
