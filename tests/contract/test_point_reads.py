@@ -29,7 +29,9 @@ def test_a_read_survives_its_connection_dying(pg_url: str) -> None:
         pid, schema = row
         assert schema == pg_url.rsplit("schema=", 1)[1]  # the engine's schema, not public
         with psycopg.connect(pg_url.split("?")[0], autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            # with a timeout the call returns only once the backend has exited
+            ended = admin.execute("SELECT pg_terminate_backend(%s, 30000)", (pid,)).fetchone()
+            assert ended == (True,)
         again = reads.one("SELECT pg_backend_pid()", ())
         assert again is not None and again[0] != pid
         assert reads.one("SELECT 1 WHERE false", ()) is None
