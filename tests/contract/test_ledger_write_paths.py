@@ -211,3 +211,70 @@ def test_lookups_and_history_pages_are_planned_once_per_connection(pg_ledger: Le
         assert [a.id for a in pg_ledger.lookup_accounts([1, 2, 99])] == [1, 2]
         assert [t.id for t in pg_ledger.lookup_transfers([30, 31, 32, 99])] == [30, 31, 32]
         assert len(pg_ledger.account_balances(1, limit=10).balances) == 3
+
+
+def _recording(monkeypatch: pytest.MonkeyPatch, connection: Any) -> list[str]:
+    sent: list[str] = []
+    original = psycopg.Cursor.execute
+
+    def recording(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.connection is connection:
+            sent.append(str(query))
+        return original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", recording)
+    return sent
+
+
+def test_a_large_batch_updates_the_accounts_it_read_by_their_address(
+    pg_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Accounts a large batch reads (not cached) are updated through their ``ctid``, in one
+    statement that also matches the id; cached ones by id; the ledger is the same."""
+    with Ledger.open(pg_url, clock=clock, account_cache_max=0) as ledger:
+        ledger.create_accounts([Account(k, "GBP", 1) for k in range(1, 41)])
+        size = postgres.PIPELINE_EVENTS_MAX + 1
+        batch = [Transfer(1000 + k, 1 + k % 40, 1 + (k + 7) % 40, 1 + k, "GBP", 1) for k in range(size)]
+        sent = _recording(monkeypatch, ledger.store.c)  # type: ignore[attr-defined]
+        assert ledger.create_transfers(batch) == [R.OK] * size
+        updates = [q for q in sent if q.startswith("UPDATE accounts")]
+        assert len(updates) == 1 and "a.ctid = v.t AND a.id = v.id" in updates[0]
+        monkeypatch.undo()
+        for account in ledger.lookup_accounts(list(range(1, 41))):
+            assert account.debits_posted == sum(t.amount for t in batch if t.debit_account_id == account.id)
+            assert account.credits_posted == sum(t.amount for t in batch if t.credit_account_id == account.id)
+        assert ledger.create_transfers(batch) == [R.EXISTS] * size
+        assert ledger.verify().ok
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def test_an_account_moved_after_it_was_read_is_updated_again_by_id(
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were a row not where the batch read it (nothing moves it under the head lock, but the
+    store does not rely on that), the update is made again by id: no balance is lost."""
+    from dataclasses import replace
+
+    from netfin.ledger.store import b
+
+    _accounts(pg_ledger)
+    store: Any = pg_ledger.store
+    sent = _recording(monkeypatch, store.c)
+    with pytest.raises(_RolledBack), store.write(None) as tx:
+        tx.head()
+        one, two = (tx.load_accounts([1, 2])[k] for k in (1, 2))
+        tx.c.execute("UPDATE accounts SET code = code WHERE id = %b", (b(1),))  # account 1 moves
+        tx.update_accounts([replace(one, debits_posted=5), replace(two, credits_posted=5)])
+        assert {a.id: (a.debits_posted, a.credits_posted) for a in tx.load_accounts([1, 2]).values()} == {
+            1: (5, 0),
+            2: (0, 5),
+        }
+        raise _RolledBack
+    updates = [q for q in sent if q.startswith("UPDATE accounts AS a")]
+    assert len(updates) == 2
+    assert "a.ctid = v.t" in updates[0] and "a.ctid" not in updates[1]
+    monkeypatch.undo()
+    assert [(a.debits_posted, a.credits_posted) for a in pg_ledger.lookup_accounts([1, 2])] == [(0, 0), (0, 0)]
