@@ -37,11 +37,13 @@ def _stored(engine: sa.Engine) -> list[str]:
 
 def test_decisions_from_many_threads_are_all_stored_by_flush(engine: sa.Engine) -> None:
     log = DecisionLog(engine, batch_max=7, linger_s=0.01)
+
+    def decide(k: int) -> None:
+        for n in range(50):
+            log.append(_decision(k * 100 + n))
+
     try:
-        threads = [
-            threading.Thread(target=lambda k=k: [log.append(_decision(k * 100 + n)) for n in range(50)])
-            for k in range(4)
-        ]
+        threads = [threading.Thread(target=decide, args=(k,)) for k in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:
