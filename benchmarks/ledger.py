@@ -515,6 +515,7 @@ def open_target(
                 "wal_sync_method",
                 "full_page_writes",
                 "shared_buffers",
+                "max_wal_size",
             )
         }
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
@@ -760,7 +761,7 @@ def run_pgbench(pg_url: str, scale: int, seconds: int, retries: int, wait_quiet:
                 "tps": float(tps.group(1)),
                 "latency_avg_ms": float(latency.group(1)) if latency else None,
                 "durability": f"PostgreSQL synchronous_commit={settings['synchronous_commit']}, "
-                f"fsync={settings['fsync']} (server defaults)",
+                f"fsync={settings['fsync']} (the server's settings, as the ledger's)",
                 "foreign_cpu_pct": round(foreign, 1),
                 "attempts": attempt,
             }
