@@ -157,13 +157,8 @@ def test_without_pipeline_mode_a_small_batch_takes_the_copy_path(
     assert pg_ledger.verify().ok
 
 
-def test_a_small_batch_sends_its_writes_as_one_statement(
-    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """BEGIN, the head lock (with the planner settings), three reads, one statement for every
-    write (data-modifying WITH parts) and COMMIT: seven statements for a plain transfer."""
-    _accounts(pg_ledger)
-    connection = pg_ledger.store.c  # type: ignore[attr-defined]
+def _recording(monkeypatch: pytest.MonkeyPatch, connection: Any) -> list[str]:
+    """The statements sent on ``connection`` from now on, in order."""
     sent: list[str] = []
     original = psycopg.Cursor.execute
 
@@ -173,6 +168,16 @@ def test_a_small_batch_sends_its_writes_as_one_statement(
         return original(self, query, *args, **kwargs)
 
     monkeypatch.setattr(psycopg.Cursor, "execute", recording)
+    return sent
+
+
+def test_a_small_batch_sends_its_writes_as_one_statement(
+    pg_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BEGIN, the head lock (with the planner settings), three reads, one statement for every
+    write (data-modifying WITH parts) and COMMIT: seven statements for a plain transfer."""
+    _accounts(pg_ledger)
+    sent = _recording(monkeypatch, pg_ledger.store.c)  # type: ignore[attr-defined]
     assert pg_ledger.create_transfers([Transfer(50, 1, 2, 7, "GBP", 1)]) == [R.OK]
     assert sent[0] == "BEGIN" and sent[-1] == "COMMIT"
     assert "FOR UPDATE" in sent[1] and "set_config('enable_hashjoin'" in sent[1]
@@ -213,19 +218,6 @@ def test_lookups_and_history_pages_are_planned_once_per_connection(pg_ledger: Le
         assert len(pg_ledger.account_balances(1, limit=10).balances) == 3
 
 
-def _recording(monkeypatch: pytest.MonkeyPatch, connection: Any) -> list[str]:
-    sent: list[str] = []
-    original = psycopg.Cursor.execute
-
-    def recording(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        if self.connection is connection:
-            sent.append(str(query))
-        return original(self, query, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "execute", recording)
-    return sent
-
-
 def test_a_large_batch_updates_the_accounts_it_read_by_their_address(
     pg_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -248,7 +240,7 @@ def test_a_large_batch_updates_the_accounts_it_read_by_their_address(
 
 
 class _RolledBack(Exception):
-    pass
+    """Raised inside a write transaction to end it without committing."""
 
 
 def test_an_account_moved_after_it_was_read_is_updated_again_by_id(

@@ -19,11 +19,11 @@ each of which costs the client and the server more than its rows do.
 
 A large batch updates the accounts it read in its own transaction by their row's
 physical address (``ctid``, read with them under the head lock, when no other
-writer can move the row): a TID scan instead of a primary-key probe per account,
-about half of the update's time where most accounts are read cold (a million
-accounts, uniform). The update also matches the id, and where any row was not
-where it was read, the whole update is made again by id (the values are
-absolute, so a second write of the same values is harmless).
+writer can move the row): a TID scan instead of a primary-key probe per account
+(211 -> 149 ms for a batch of 8,190 uniform transfers over a million accounts,
+on a server whose buffers are smaller than the table). The update also matches
+the id, and where any row was not where it was read, the whole update is made
+again by id (the values are absolute, so a second write of them is harmless).
 
 A ``?schema=name`` query parameter puts the ledger in its own schema (tests
 use one schema per test; deployments may host several ledgers in one database).
