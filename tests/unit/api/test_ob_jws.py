@@ -185,8 +185,8 @@ def test_responses_are_signed_with_the_published_platform_key() -> None:
 
 
 def test_a_response_signature_is_the_profiles_detached_jws_with_the_current_second() -> None:
-    """The signer makes each second's header once; its signatures are exactly what
-    ``sign_detached`` makes under that header, and the next second gets a new header."""
+    """A response's signature is exactly what ``sign_detached`` makes under the profile's
+    header for the clock's current second, and the next second gets a new header."""
     platform = Ed25519PrivateKey.generate()
     clock = ManualClock(NOW_S * NS_PER_SECOND)
     signer = jws.ResponseSigner(
