@@ -192,8 +192,10 @@ def session(*roles: Role) -> Callable[..., Principal]:
 Customer = Annotated[Principal, Depends(session(Role.CUSTOMER))]
 Staff = Annotated[Principal, Depends(session(Role.OPERATOR))]
 AuditReader = Annotated[Principal, Depends(session(Role.AUDITOR, Role.REGULATOR, Role.COMPLIANCE))]
-AisAccess = Annotated[TppAccess, Depends(tpp("accounts"))]
-PisAccess = Annotated[TppAccess, Depends(tpp("payments"))]
+ais_access = tpp("accounts")
+AisAccess = Annotated[TppAccess, Depends(ais_access)]
+pis_access = tpp("payments")
+PisAccess = Annotated[TppAccess, Depends(pis_access)]
 CbpiiAccess = Annotated[TppAccess, Depends(tpp("fundsconfirmations"))]
 EventsAccess = Annotated[TppAccess, Depends(tpp("accounts", "payments", "fundsconfirmations"))]
 

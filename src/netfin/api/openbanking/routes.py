@@ -42,11 +42,18 @@ if TYPE_CHECKING:
 
 BASE = "/open-banking/v4.0"
 TRANSACTIONS_PAGE_SIZE_MAX = 500
-IdText = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
+ID_LENGTH_MAX = 128
+ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
+IdText = Annotated[str, Path(min_length=1, max_length=ID_LENGTH_MAX, pattern=ID_PATTERN)]
+IDEMPOTENCY_KEY_LENGTH_MAX = 40
+IDEMPOTENCY_KEY_PATTERN = r"^\S(?:.*\S)?$"
 IdempotencyHeader = Annotated[
-    str | None, Header(alias="x-idempotency-key", max_length=40, pattern=r"^\S(?:.*\S)?$")
+    str | None,
+    Header(alias="x-idempotency-key", max_length=IDEMPOTENCY_KEY_LENGTH_MAX, pattern=IDEMPOTENCY_KEY_PATTERN),
 ]
-IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=40)]
+IdempotencyKeyHeader = Annotated[
+    str | None, Header(alias="Idempotency-Key", max_length=IDEMPOTENCY_KEY_LENGTH_MAX)
+]
 BOOKING_DATETIME_LENGTH_MAX = 40
 BookingDateTime = Annotated[str | None, Query(max_length=BOOKING_DATETIME_LENGTH_MAX)]
 JwsSignatureHeader = Annotated[

@@ -1,0 +1,213 @@
+"""The payment lane (``netfin.api.lanes``): it serves what FastAPI would accept, and everything
+else reaches the FastAPI route with its body intact, so both answer every request alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.requests import Request
+from starlette.responses import Response
+
+from netfin.api.app import create_app
+from netfin.api.openbanking import lanes as ob_lanes
+from netfin.sim import openbanking as ob
+
+from .conftest import BASE_URL, World
+from .test_security_support import OB, audit_entries, random_hex, refusal
+
+PAYMENTS = f"{OB}/pisp/domestic-payments"
+
+
+class _Outcomes:
+    def __init__(self) -> None:
+        self.served: list[bool] = []  # the payment lane
+        self.balances: list[bool] = []  # the balance lane
+
+
+def _recording(lane: Any, seen: list[bool]) -> Any:
+    async def recording(request: Request) -> Response | None:
+        try:
+            response = await lane(request)
+        except Exception:
+            seen.append(True)  # a refusal raised by the lane is its answer
+            raise
+        seen.append(response is not None)
+        return response
+
+    return recording
+
+
+@pytest.fixture
+def outcomes(monkeypatch: pytest.MonkeyPatch) -> _Outcomes:
+    """Records, per request, whether a lane answered (True) or passed it on (False)."""
+    seen = _Outcomes()
+    monkeypatch.setattr(ob_lanes, "_domestic_payment", _recording(ob_lanes._domestic_payment, seen.served))
+    monkeypatch.setattr(ob_lanes, "_balances", _recording(ob_lanes._balances, seen.balances))
+    return seen
+
+
+@pytest.fixture
+def both(world: World, outcomes: _Outcomes) -> Iterator[tuple[TestClient, TestClient]]:
+    """Two applications on the world's bank: with the lanes (recorded), and without any."""
+    with (
+        TestClient(create_app(world.bank), base_url=BASE_URL) as laned,
+        TestClient(create_app(world.bank, lanes=False), base_url=BASE_URL) as plain,
+    ):
+        yield laned, plain
+
+
+def _consent_token(world: World, initiation: dict[str, Any]) -> tuple[str, str]:
+    http, tpp = world.http, world.tpp_a
+    grant = tpp.client_credentials(http, world.token_url, "payments")
+    document = {"Data": {"Initiation": initiation}, "Risk": {}}
+    headers = ob.bearer(grant, **{"x-idempotency-key": random_hex()})
+    created = http.post(f"{OB}/pisp/domestic-payment-consents", **ob.signed(tpp, document, **headers))
+    consent_id = ob.expect(created, 201)["Data"]["ConsentId"]
+    approval = ob.authorise(http, world.alice, consent_id, [world.alice.account_ids[0]])
+    token = tpp.exchange_code(http, world.token_url, approval["authorization_code"], approval["redirect_uri"])
+    return consent_id, token
+
+
+def _request(world: World, token: str, body: Any, **headers: str) -> dict[str, Any]:
+    signed = ob.signed(world.tpp_a, body, **ob.bearer(token, **headers))
+    return {"url": PAYMENTS, **signed}
+
+
+def test_a_payment_is_served_by_the_lane_as_fastapi_serves_it(
+    world: World, both: tuple[TestClient, TestClient], outcomes: _Outcomes
+) -> None:
+    laned, plain = both
+    answers = []
+    for http in (laned, plain):
+        initiation = ob.initiation("1.00", "GBP", world.bob.ibans[0])
+        consent_id, token = _consent_token(world, initiation)
+        body = {"Data": {"ConsentId": consent_id, "Initiation": initiation}, "Risk": {}}
+        answers.append(http.post(**_request(world, token, body, **{"x-idempotency-key": random_hex()})))
+    assert outcomes.served == [True]
+    first, second = answers
+    assert first.status_code == second.status_code == 201, first.text
+    for response in answers:
+        assert response.headers["x-jws-signature"] and response.headers["x-fapi-interaction-id"]
+        assert response.headers["location"].startswith(PAYMENTS + "/")
+        document = response.json()
+        assert document["Data"]["Status"] == "ACSC"
+        assert document["Links"]["Self"].endswith(response.headers["location"])
+    assert _shape(first.json()) == _shape(second.json())
+    balances = ob.expect(world.http.get("/v1/me/accounts", headers=ob.bearer(world.alice.session)), 200)
+    assert balances[0]["booked"]["amount"] == "98.00"
+
+
+def _shape(document: Any) -> Any:
+    if isinstance(document, dict):
+        return {key: _shape(value) for key, value in document.items()}
+    return type(document).__name__
+
+
+def _refusals(world: World, consent_id: str, token: str, initiation: dict[str, Any]) -> list[dict[str, Any]]:
+    """Requests that must be refused, each with what makes it so."""
+    good = {"Data": {"ConsentId": consent_id, "Initiation": initiation}, "Risk": {}}
+    key = {"x-idempotency-key": random_hex()}
+    not_json = _request(world, token, good, **key)
+    not_json["content"] = b"{not json"
+    unsigned = _request(world, token, good, **key)
+    del unsigned["headers"]["x-jws-signature"]
+    return [
+        _request(world, token, good, **{"x-idempotency-key": "k" * 41}),  # too long: FastAPI's
+        _request(world, token, good, **{"Idempotency-Key": "k" * 41}),  # too long: FastAPI's
+        not_json,  # FastAPI's
+        _request(world, token, {"Data": {"ConsentId": consent_id}, "Risk": {}}, **key),  # FastAPI's
+        _request(world, token, [good], **key),  # FastAPI's
+        _request(world, token, good),  # no key: the lane's (the endpoint refuses)
+        unsigned,  # the lane's (the endpoint refuses)
+        _request(world, "not-a-token", good, **key),  # the lane's (the token dependency refuses)
+        _request(world, token, {**good, "Data": {**good["Data"], "ConsentId": "other"}}, **key),  # the lane's
+    ]
+
+
+def test_every_refusal_is_the_same_with_and_without_the_lane(
+    world: World, both: tuple[TestClient, TestClient], outcomes: _Outcomes
+) -> None:
+    laned, plain = both
+    initiation = ob.initiation("1.00", "GBP", world.bob.ibans[0])
+    consent_id, token = _consent_token(world, initiation)
+    cases = _refusals(world, consent_id, token, initiation)
+    for number, case in enumerate(cases):
+        by_lane, by_route = laned.post(**case), plain.post(**case)
+        assert 400 <= by_lane.status_code < 500, (number, by_lane.text)
+        assert refusal(by_lane) == refusal(by_route), number
+        assert by_lane.headers["x-jws-signature"], number  # PIS answers are signed, refusals too
+    assert outcomes.served == [False] * 5 + [True] * 4
+    # The consent was never used: the payment it covers still goes through, once.
+    body = {"Data": {"ConsentId": consent_id, "Initiation": initiation}, "Risk": {}}
+    paid = laned.post(**_request(world, token, body, **{"x-idempotency-key": random_hex()}))
+    assert paid.status_code == 201, paid.text
+
+
+def test_a_header_sent_twice_is_left_to_fastapi(
+    world: World, both: tuple[TestClient, TestClient], outcomes: _Outcomes
+) -> None:
+    laned, plain = both
+    initiation = ob.initiation("1.00", "GBP", world.bob.ibans[0])
+    consent_id, token = _consent_token(world, initiation)
+    body = {"Data": {"ConsentId": consent_id, "Initiation": initiation}, "Risk": {}}
+    request = _request(world, token, body, **{"x-idempotency-key": random_hex()})
+    request["headers"] = [*request["headers"].items(), ("x-idempotency-key", random_hex())]
+    first, again = laned.post(**request), plain.post(**request)
+    assert outcomes.served == [False]
+    assert first.status_code == 201, first.text
+    assert (again.status_code, again.content) == (201, first.content)  # the same key, replayed
+
+
+def test_a_refusal_by_the_lane_is_audited_under_the_route(
+    world: World, both: tuple[TestClient, TestClient], outcomes: _Outcomes
+) -> None:
+    laned, _ = both
+    initiation = ob.initiation("1.00", "GBP", world.bob.ibans[0])
+    body = {"Data": {"ConsentId": "c", "Initiation": initiation}, "Risk": {}}
+    request = _request(world, "not-a-token", body, **{"x-idempotency-key": random_hex()})
+    interaction = f"lane-{random_hex()[:12]}"
+    request["headers"]["x-fapi-interaction-id"] = interaction
+    answer = laned.post(**request)
+    assert answer.status_code == 401 and outcomes.served == [True]
+    entries = audit_entries(world.http, world.auditor, outcome="refused", action="auth.access_token")
+    mine = [entry for entry in entries if entry["interaction_id"] == interaction]
+    assert [(e["subject_id"], e["reason"]) for e in mine] == [(f"POST {PAYMENTS}", "token_invalid")]
+
+
+def test_a_balance_read_is_served_by_the_lane_and_refused_alike(
+    world: World, both: tuple[TestClient, TestClient], outcomes: _Outcomes
+) -> None:
+    laned, plain = both
+    inside, outside = world.alice.account_ids
+    _, token = ob.account_access(
+        world.http,
+        world.tpp_a,
+        world.alice,
+        world.token_url,
+        account_ids=[inside],
+        permissions=["ReadBalances"],
+    )
+    payments = world.tpp_a.client_credentials(world.http, world.token_url, "payments")
+    good = laned.get(f"{OB}/aisp/accounts/{inside}/balances", headers=ob.bearer(token))
+    same = plain.get(f"{OB}/aisp/accounts/{inside}/balances", headers=ob.bearer(token))
+    assert good.status_code == 200 and good.json() == same.json(), good.text
+    assert good.json()["Data"]["Balance"][0]["Amount"]["Amount"] == "100.00"
+    cases = [
+        (outside, token),  # outside the consent: the lane's (the service refuses)
+        ("bad$id", token),  # outside the path's pattern: FastAPI's
+        ("a" * 129, token),  # too long: FastAPI's
+        (inside, "not-a-token"),  # the lane's (the token dependency refuses)
+        (inside, payments),  # no accounts scope: the lane's
+    ]
+    for number, (account_id, bearer) in enumerate(cases):
+        path = f"{OB}/aisp/accounts/{account_id}/balances"
+        by_lane, by_route = (
+            laned.get(path, headers=ob.bearer(bearer)),
+            plain.get(path, headers=ob.bearer(bearer)),
+        )
+        assert 400 <= by_lane.status_code < 500, (number, by_lane.text)
+        assert refusal(by_lane) == refusal(by_route), number
+    assert outcomes.balances == [True, True, False, False, True, True]
