@@ -3,11 +3,14 @@ else reaches the FastAPI route with its body intact, so both answer every reques
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -30,7 +33,7 @@ class _Outcomes:
 def _recording(lane: Any, seen: list[bool]) -> Any:
     async def recording(request: Request) -> Response | None:
         try:
-            response = await lane(request)
+            response: Response | None = await lane(request)
         except Exception:
             seen.append(True)  # a refusal raised by the lane is its answer
             raise
@@ -211,3 +214,64 @@ def test_a_balance_read_is_served_by_the_lane_and_refused_alike(
         assert 400 <= by_lane.status_code < 500, (number, by_lane.text)
         assert refusal(by_lane) == refusal(by_route), number
     assert outcomes.balances == [True, True, False, False, True, True]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@st.composite
+def _mutated(draw: st.DrawFn, document: dict[str, Any]) -> Any:
+    """``document`` with one member at any depth removed, replaced by any JSON, or joined by another."""
+    paths: list[tuple[str, ...]] = []
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                paths.append((*path, key))
+                walk(value, (*path, key))
+
+    walk(document, ())
+    path = draw(st.sampled_from(paths))
+    copy = json.loads(json.dumps(document))
+    parent = copy
+    for key in path[:-1]:
+        parent = parent[key]
+    action = draw(st.sampled_from(["drop", "replace", "add"]))
+    if action == "drop":
+        del parent[path[-1]]
+    elif action == "replace":
+        parent[path[-1]] = draw(_JSON)
+    else:
+        parent[draw(st.text(min_size=1, max_size=8))] = draw(_JSON)
+    return copy
+
+
+_HEADER_TEXT = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=48)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_mutated_payment_is_answered_alike_with_and_without_the_lane(
+    world: World, both: tuple[TestClient, TestClient], data: st.DataObject
+) -> None:
+    """Whatever a request gets wrong, the lane and the FastAPI route answer it alike. The body
+    names a consent the token is not bound to, so a request either side accepts as it is is
+    still refused (404) and no example moves money."""
+    laned, plain = both
+    initiation = ob.initiation("1.00", "GBP", world.bob.ibans[0])
+    document = {"Data": {"ConsentId": "pdc-elsewhere", "Initiation": initiation}, "Risk": {}}
+    body = data.draw(st.one_of(st.just(document), _mutated(document)))
+    headers: dict[str, str] = {}
+    for name in ("x-idempotency-key", "Idempotency-Key"):
+        value = data.draw(st.one_of(st.none(), st.just(random_hex()), _HEADER_TEXT))
+        if value is not None:
+            headers[name] = value
+    token = world.tpp_a.client_credentials(world.http, world.token_url, "payments")
+    request = _request(world, token, body, **headers)
+    by_lane, by_route = laned.post(**request), plain.post(**request)
+    assert 400 <= by_lane.status_code < 500, by_lane.text
+    assert refusal(by_lane) == refusal(by_route)
