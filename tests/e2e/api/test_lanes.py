@@ -85,9 +85,7 @@ def test_a_payment_is_served_by_the_lane_as_fastapi_serves_it(
     laned, plain = both
     answers = []
     for http in (laned, plain):
-        initiation = ob.initiation("1.00", "GBP", world.bob.ibans[0])
-        consent_id, token = _consent_token(world, initiation)
-        body = {"Data": {"ConsentId": consent_id, "Initiation": initiation}, "Risk": {}}
+        body, _, token = _bound_payment(world)
         answers.append(http.post(**_request(world, token, body, **{"x-idempotency-key": random_hex()})))
     assert outcomes.served == [True]
     first, second = answers
@@ -130,13 +128,19 @@ def _refusals(world: World, consent_id: str, token: str, initiation: dict[str, A
     ]
 
 
+def _bound_payment(world: World) -> tuple[dict[str, Any], str, str]:
+    """A payment document, its authorised consent's id and the token bound to that consent."""
+    initiation = ob.initiation("1.00", "GBP", world.bob.ibans[0])
+    consent_id, token = _consent_token(world, initiation)
+    return {"Data": {"ConsentId": consent_id, "Initiation": initiation}, "Risk": {}}, consent_id, token
+
+
 def test_every_refusal_is_the_same_with_and_without_the_lane(
     world: World, both: tuple[TestClient, TestClient], outcomes: _Outcomes
 ) -> None:
     laned, plain = both
-    initiation = ob.initiation("1.00", "GBP", world.bob.ibans[0])
-    consent_id, token = _consent_token(world, initiation)
-    cases = _refusals(world, consent_id, token, initiation)
+    body, consent_id, token = _bound_payment(world)
+    cases = _refusals(world, consent_id, token, body["Data"]["Initiation"])
     for number, case in enumerate(cases):
         by_lane, by_route = laned.post(**case), plain.post(**case)
         assert 400 <= by_lane.status_code < 500, (number, by_lane.text)
@@ -144,7 +148,6 @@ def test_every_refusal_is_the_same_with_and_without_the_lane(
         assert by_lane.headers["x-jws-signature"], number  # PIS answers are signed, refusals too
     assert outcomes.served == [False] * 5 + [True] * 4
     # The consent was never used: the payment it covers still goes through, once.
-    body = {"Data": {"ConsentId": consent_id, "Initiation": initiation}, "Risk": {}}
     paid = laned.post(**_request(world, token, body, **{"x-idempotency-key": random_hex()}))
     assert paid.status_code == 201, paid.text
 
@@ -153,9 +156,7 @@ def test_a_header_sent_twice_is_left_to_fastapi(
     world: World, both: tuple[TestClient, TestClient], outcomes: _Outcomes
 ) -> None:
     laned, plain = both
-    initiation = ob.initiation("1.00", "GBP", world.bob.ibans[0])
-    consent_id, token = _consent_token(world, initiation)
-    body = {"Data": {"ConsentId": consent_id, "Initiation": initiation}, "Risk": {}}
+    body, _, token = _bound_payment(world)
     request = _request(world, token, body, **{"x-idempotency-key": random_hex()})
     request["headers"] = [*request["headers"].items(), ("x-idempotency-key", random_hex())]
     first, again = laned.post(**request), plain.post(**request)
