@@ -11,9 +11,9 @@ function on the thread pool.
 A lane handles only requests that FastAPI would accept as they are. When
 anything is not in the plain shape (a path parameter or header outside the
 route's constraints, a header repeated, a body that is empty, not JSON, or
-not valid for the model) the lane returns ``None`` and the request continues to the FastAPI
-route with its body replayed, so every refusal is the one FastAPI and
-``netfin.api.errors`` give, word for word. What the lane raises goes through
+not valid for the model) the lane returns ``None`` and the request
+continues to the FastAPI route with its body replayed, so every refusal is
+the one FastAPI and ``netfin.api.errors`` give, word for word. What the lane raises goes through
 the application's own exception handlers. The route still declares the
 operation, so ``/openapi.json`` is unchanged.
 
