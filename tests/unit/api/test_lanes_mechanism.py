@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -106,3 +109,32 @@ def test_a_header_sent_twice_is_told_apart_from_one_sent_once() -> None:
 
     _client(looking).post("/pay/1", content=b"", headers=[("x-one", "a"), ("x-two", "b"), ("x-two", "c")])
     assert seen == [(True, "a"), (False, None), (True, None)]
+
+
+def _declared(dependant: Any, found: dict[str, set[str]]) -> dict[str, set[str]]:
+    for kind in ("path_params", "query_params", "header_params", "cookie_params", "body_params"):
+        for field in getattr(dependant, kind):
+            found.setdefault(kind, set()).add(field.alias.lower() if kind == "header_params" else field.alias)
+    for sub in dependant.dependencies:
+        _declared(sub, found)
+    return found
+
+
+def test_each_open_banking_lane_knows_every_parameter_its_route_declares() -> None:
+    """A parameter added to a route must be added to its lane too (the lane checks what FastAPI
+    would): this fails until it is."""
+    from netfin.api.openbanking import lanes as ob_lanes
+
+    expected = {
+        ("POST", ob_lanes.PAYMENTS_PATH): {
+            "header_params": set(ob_lanes.PAYMENT_HEADERS),
+            "body_params": {"body"},
+        },
+        ("GET", ob_lanes.BALANCES_PATH): {"path_params": {"AccountId"}, "header_params": {"authorization"}},
+    }
+    specs = ob_lanes.lanes()
+    assert {(spec.method, getattr(spec.route, "path")) for spec in specs} == set(expected)  # noqa: B009
+    for spec in specs:
+        route = spec.route
+        assert isinstance(route, APIRoute)
+        assert _declared(route.dependant, {}) == expected[(spec.method, route.path)], route.path

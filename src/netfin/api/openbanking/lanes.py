@@ -47,12 +47,12 @@ _PLAIN_KEY = TypeAdapter(Annotated[str, StringConstraints(max_length=IDEMPOTENCY
 _ID = TypeAdapter(
     Annotated[str, StringConstraints(min_length=1, max_length=ID_LENGTH_MAX, pattern=ID_PATTERN)]
 )
-_HEADERS = ("authorization", "x-idempotency-key", "idempotency-key", jws.SIGNATURE_HEADER)
+PAYMENT_HEADERS = ("authorization", "x-idempotency-key", "idempotency-key", jws.SIGNATURE_HEADER)
 
 
 async def _domestic_payment(request: Request) -> Response | None:
     found: dict[str, str | None] = {}
-    for name in _HEADERS:
+    for name in PAYMENT_HEADERS:
         once, value = single_header(request, name)
         if not once:
             return None
