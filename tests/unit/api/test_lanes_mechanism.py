@@ -48,7 +48,7 @@ def test_a_lane_stands_in_for_one_method_only() -> None:
 
 
 class _Refused(Exception):
-    pass
+    """A refusal a lane raises, answered by the handler registered for it."""
 
 
 async def _echo(request: Request) -> Response:
