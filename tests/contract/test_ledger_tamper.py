@@ -355,7 +355,9 @@ def test_expiry_entry_deleted(books: Ledger) -> None:
 
 def _truncate_last_transfer(books: Ledger) -> None:
     """Delete the last journal entry and its transfer row, undo its effect on
-    the balances and move the head back: consistent except for checkpoints."""
+    the balances and move the head back: consistent except for checkpoints. (A
+    transfer in an account's tail is in no row; a row written with it is set back
+    to the time before it.)"""
     head = books.store.head()
     assert transfer_seq(books, LAST) == head.seq
     (last,) = books.lookup_transfers([LAST])
@@ -363,10 +365,12 @@ def _truncate_last_transfer(books: Ledger) -> None:
     assert previous is not None
     sql(books, "DELETE FROM journal WHERE seq = ?", (head.seq,))
     sql(books, "DELETE FROM transfers WHERE id = ?", (b(LAST),))
-    sql(books, "UPDATE accounts SET debits_posted = debits_posted - ? WHERE id = ?", (last.amount, b(BANK)))
-    sql(
-        books, "UPDATE accounts SET credits_posted = credits_posted - ? WHERE id = ?", (last.amount, b(CAROL))
-    )
+    for column, account in (("debits_posted", BANK), ("credits_posted", CAROL)):
+        sql(
+            books,
+            f"UPDATE accounts SET {column} = {column} - ?, as_of = ? WHERE id = ? AND as_of >= ?",
+            (last.amount, previous.timestamp, b(account), last.timestamp),
+        )
     sql(
         books,
         "UPDATE ledger_head SET seq = ?, chain_hash = ?, timestamp = ? WHERE id = 1",
@@ -391,9 +395,15 @@ def test_last_entry_truncated_without_checkpoint_is_invisible(books: Ledger) -> 
 def test_history_rewritten_consistently_is_caught_by_the_checkpoint(books: Ledger) -> None:
     """Change an old transfer and recompute every leaf, the chain, the
     balances and the head: only the signed checkpoint still disagrees."""
+    when = stamp(books, PLAIN)
     sql(books, "UPDATE transfers SET amount = 400 WHERE id = ?", (b(PLAIN),))
-    sql(books, "UPDATE accounts SET debits_posted = debits_posted - 100 WHERE id = ?", (b(BANK),))
-    sql(books, "UPDATE accounts SET credits_posted = credits_posted - 100 WHERE id = ?", (b(BOB),))
+    # Only rows written after the transfer hold it (in the others it is in their tail).
+    for column, account in (("debits_posted", BANK), ("credits_posted", BOB)):
+        sql(
+            books,
+            f"UPDATE accounts SET {column} = {column} - 100 WHERE id = ? AND as_of >= ?",
+            (b(account), when),
+        )
     seq = transfer_seq(books, PLAIN)
     rows = sql(books, f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ?", (b(PLAIN),))
     leaf = journal.leaf_hash(journal.encode_transfer(transfer_from_row(rows[0])))

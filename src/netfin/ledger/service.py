@@ -33,7 +33,16 @@ from netfin.ledger.model import (
     Transfer,
     TransferFlags,
 )
-from netfin.ledger.store import BatchReads, Head, LedgerStore, WriteTransaction, b, open_store
+from netfin.ledger.store import (
+    TAIL_BARRED_FLAGS,
+    TAIL_MAX,
+    BatchReads,
+    Head,
+    LedgerStore,
+    WriteTransaction,
+    b,
+    open_store,
+)
 from netfin.ledger.verify import VerifyReport, verify_ledger
 
 _POST_OR_VOID = 4 | 8
@@ -151,8 +160,11 @@ class Ledger:
         self.clock = clock or SystemClock()
         self._signing_key = signing_key
         self._key_file = key_file
-        # Balances this process wrote last; see _load_accounts.
+        # Balances this process wrote last; see _load_accounts. ``_tails`` counts, for
+        # the cached accounts, the transfers since each one's row was last written
+        # (``store.TAIL_MAX``; absent: none).
         self._accounts: dict[int, Account] = {}
+        self._tails: dict[int, int] = {}
         self._cache_seq = -1
         # One store connection and one account cache: callers on several threads
         # (the API's worker pool) take turns, so no read runs inside another
@@ -216,15 +228,27 @@ class Ledger:
 
     def _create_accounts(self, accounts: Sequence[Account]) -> list[CreateAccountResult]:
         try:
-            results, head, new_head = self._run_accounts(accounts)
+            results, head, new_head, created = self._run_accounts(accounts)
         except BaseException:
             self._forget_accounts()
             raise
-        if head.seq == self._cache_seq:
-            self._cache_seq = new_head.seq  # new accounts are loaded into the cache lazily
+        if created:
+            self._cache_created(head, new_head, created)
         return results
 
-    def _run_accounts(self, accounts: Sequence[Account]) -> tuple[list[CreateAccountResult], Head, Head]:
+    def _cache_created(self, head: Head, new_head: Head, created: list[Account]) -> None:
+        """Keep the accounts a batch has just created, as they stand at ``new_head`` (no
+        tail yet), while the cache has room: a new ledger's first transfers then read
+        none of them back. A cache another writer had left behind starts again from them."""
+        if head.seq != self._cache_seq:
+            self._forget_accounts()
+        room = self._cache_max - len(self._accounts)
+        self._accounts.update((a.id, a) for a in islice(created, max(room, 0)))
+        self._cache_seq = new_head.seq
+
+    def _run_accounts(
+        self, accounts: Sequence[Account]
+    ) -> tuple[list[CreateAccountResult], Head, Head, list[Account]]:
         with self.store.write() as tx:
             head = tx.head()
             new_head = head
@@ -242,7 +266,7 @@ class Ledger:
                 tx.insert_accounts(created)
                 tx.insert_journal(rows)
                 tx.set_head(new_head)
-            return results, head, new_head
+            return results, head, new_head, created
 
     def create_transfers(self, transfers: Sequence[Transfer]) -> list[CreateTransferResult]:
         """Book a batch; one result per event, in order.
@@ -341,6 +365,7 @@ class Ledger:
                 head = tx.begin_batch(reads)
                 if head.seq != self._cache_seq:
                     self._accounts.clear()  # another writer moved the ledger on
+                    self._tails.clear()
                 results, new_head = self._run_transfers(tx, head, transfers, reads)
         except BaseException:
             self._forget_accounts()  # the batch may have changed cached balances
@@ -377,13 +402,15 @@ class Ledger:
         ]
         rows, new_head = _chain(head, entries)
         touched = dict(outcome.touched)
+        rewrite: set[int] = set()
         for state in expired:
             for account_id in (state.transfer.debit_account_id, state.transfer.credit_account_id):
                 touched[account_id] = accounts[account_id]
+                rewrite.add(account_id)
         changed = {s.transfer.id: s for s in expired}
         changed.update(outcome.pending_changes)
         tx.insert_transfers(outcome.created)
-        tx.update_accounts(touched.values())
+        tx.update_accounts(self._rows_to_rewrite(outcome.created, touched, rewrite), new_head.timestamp)
         tx.write_pending(
             [s for k, s in changed.items() if k in outcome.pending_new],
             [s for k, s in changed.items() if k not in outcome.pending_new],
@@ -393,6 +420,25 @@ class Ledger:
         tx.insert_journal(rows)
         tx.set_head(new_head)
         return outcome.results, new_head
+
+    def _rows_to_rewrite(
+        self, created: list[Transfer], touched: dict[int, Account], rewrite: set[int]
+    ) -> list[Account]:
+        """The touched accounts whose rows the batch writes (``store.TAIL_MAX``): those whose
+        tail would reach ``TAIL_MAX`` transfers, and those a transfer posts, voids or closes
+        a hold on (or ``rewrite`` names: expiries). Their tails start again."""
+        tails = self._tails
+        for t in created:
+            if t.flags & TAIL_BARRED_FLAGS:
+                rewrite.add(t.debit_account_id)
+                rewrite.add(t.credit_account_id)
+            else:
+                tails[t.debit_account_id] = tails.get(t.debit_account_id, 0) + 1
+                tails[t.credit_account_id] = tails.get(t.credit_account_id, 0) + 1
+        rows = [a for x, a in touched.items() if x in rewrite or tails.get(x, 0) >= TAIL_MAX]
+        for a in rows:
+            tails.pop(a.id, None)
+        return rows
 
     def _load_accounts(self, tx: WriteTransaction, ids: set[int]) -> dict[int, Account]:
         """Accounts by id, from the cache where it is still valid, else the store.
@@ -410,12 +456,17 @@ class Ledger:
             evict = max(overflow, self._cache_max // 4)
             for key in [k for k in islice(cache, evict + len(ids)) if k not in ids][:evict]:
                 del cache[key]
+                self._tails.pop(key, None)
         if missing:
-            cache.update(tx.load_accounts(missing))
+            tails = self._tails
+            for key in missing:
+                tails.pop(key, None)
+            cache.update(tx.load_accounts(missing, tails))
         return cache
 
     def _forget_accounts(self) -> None:
         self._accounts.clear()
+        self._tails.clear()
         self._cache_seq = -1
 
     @_serialised

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from netfin.core.errors import ConfigurationError
+from netfin.core.errors import ConfigurationError, InvariantViolation
 from netfin.ledger.model import (
     Account,
     AccountBalance,
@@ -31,9 +31,10 @@ from netfin.ledger.model import (
     PendingState,
     PendingStatus,
     Transfer,
+    TransferFlags,
 )
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 _CLOSED = int(AccountFlags.CLOSED)
@@ -47,6 +48,22 @@ TRANSFER_COLUMNS = (
     "id, debit_account_id, credit_account_id, amount, currency, code, flags, "
     "pending_id, timeout, user_data_128, user_data_64, user_data_32, timestamp"
 )
+# An account row holds its balances as of its ``as_of`` time. The transfers after that
+# time that name the account are its *tail*; every read adds them to the row. A batch
+# rewrites a row only once its tail reaches ``TAIL_MAX`` transfers, or at once when a
+# transfer posts, voids, closes or expires a hold on it (what those change is more than
+# their own row tells), so a tail only ever holds plain and pending transfers. Most
+# accounts a large batch touches are then not written at all: their balances reach the
+# database in the batch's transfer rows, which it writes anyway.
+TAIL_MAX = 16
+TAIL_BARRED_FLAGS = int(
+    TransferFlags.POST_PENDING
+    | TransferFlags.VOID_PENDING
+    | TransferFlags.CLOSING_DEBIT
+    | TransferFlags.CLOSING_CREDIT
+)
+_PENDING = int(TransferFlags.PENDING)
+ACCOUNT_INSERT_COLUMNS = f"{ACCOUNT_COLUMNS}, as_of"
 JOURNAL_COLUMNS = "seq, kind, ref_id, timestamp, leaf_hash, chain_hash"
 CHECKPOINT_COLUMNS = "seq, tree_size, root, chain_hash, timestamp, public_key, signature"
 BALANCE_COLUMNS = "account_id, timestamp, debits_pending, debits_posted, credits_pending, credits_posted"
@@ -82,6 +99,41 @@ def account_row(a: Account) -> tuple[Any, ...]:
         a.credits_posted,
         1 if a.flags & _CLOSED else 0,
         a.timestamp,
+    )
+
+
+def account_insert_row(a: Account) -> tuple[Any, ...]:
+    """``account_row`` and the new row's ``as_of``: its own timestamp (no tail yet)."""
+    return (*account_row(a), a.timestamp)
+
+
+def add_tail(
+    accounts: dict[int, Account], tails: dict[int, int] | None, rows: Iterable[Sequence[Any]]
+) -> None:
+    """Add tail transfers to the accounts read from their rows: ``rows`` are (account id,
+    side: 0 debit or 1 credit, amount, flags); ``tails`` (when given) counts them."""
+    for key, side, amount, flags in rows:
+        account_id = i(key)
+        account = accounts[account_id]
+        if flags & TAIL_BARRED_FLAGS:
+            raise stale_row(account_id)
+        if side == 0:
+            if flags & _PENDING:
+                account.debits_pending += amount
+            else:
+                account.debits_posted += amount
+        elif flags & _PENDING:
+            account.credits_pending += amount
+        else:
+            account.credits_posted += amount
+        if tails is not None:
+            tails[account_id] = tails.get(account_id, 0) + 1
+
+
+def stale_row(account_id: int) -> InvariantViolation:
+    return InvariantViolation(
+        f"account {account_id:032x}: its row was not rewritten after a transfer that posts, voids "
+        "or closes (the ledger was altered behind its back; run netfin ledger verify)"
     )
 
 
@@ -180,7 +232,9 @@ class WriteTransaction(abc.ABC):
         return self.head()
 
     @abc.abstractmethod
-    def load_accounts(self, ids: Iterable[int]) -> dict[int, Account]: ...
+    def load_accounts(self, ids: Iterable[int], tails: dict[int, int] | None = None) -> dict[int, Account]:
+        """Accounts by id, with their current balances (row and tail); ``tails``, when
+        given, gets the length of each loaded account's tail (absent: none)."""
 
     @abc.abstractmethod
     def load_transfers(self, ids: Iterable[int]) -> dict[int, Transfer]: ...
@@ -195,7 +249,9 @@ class WriteTransaction(abc.ABC):
     def insert_accounts(self, accounts: Sequence[Account]) -> None: ...
 
     @abc.abstractmethod
-    def update_accounts(self, accounts: Iterable[Account]) -> None: ...
+    def update_accounts(self, accounts: Iterable[Account], as_of: int) -> None:
+        """Rewrite the rows of ``accounts`` with their balances as of ``as_of`` (the batch's
+        last timestamp): their tails are empty again."""
 
     @abc.abstractmethod
     def insert_transfers(self, transfers: Sequence[Transfer]) -> None: ...

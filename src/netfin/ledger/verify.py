@@ -8,6 +8,11 @@ deleted, inserted or reordered behind the ledger's back is named. The replay
 rebuilds every balance, pending status and history row and compares them
 with the stored ones; each signed checkpoint is checked against the replayed
 Merkle root and chain head.
+
+An account's row holds its balances as of its ``as_of`` time (``store.TAIL_MAX``): the
+replay compares it with the balances it had replayed up to that time, and checks that no
+transfer after it posts, voids, closes or expires a hold on the account (the writer
+rewrites the row in the batch that does).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from netfin.ledger.store import (
 )
 
 _PENDING, _POST, _VOID, _CLOSE_DR, _CLOSE_CR = 2, 4, 8, 64, 128
+_ACCOUNT_SCAN_COLUMNS = f"{ACCOUNT_COLUMNS}, as_of"
 _DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 _CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
 _HISTORY = int(AccountFlags.HISTORY)
@@ -102,6 +108,8 @@ class _Replay:
         self.store = store
         self.progress = progress
         self.balances: dict[int, list[int]] = {}  # dp, dpo, cp, cpo, closed
+        self.as_of: dict[int, int] = {}  # each account row's as_of
+        self.at_row: dict[int, list[int]] = {}  # balances at as_of, where a tail follows it
         self.meta: dict[int, tuple[str, int]] = {}  # currency, flags
         self.pending: dict[int, list[Any]] = {}  # debit, credit, amount, flags, status
         self.history: dict[tuple[int, int], tuple[int, int, int, int]] = {}
@@ -110,7 +118,7 @@ class _Replay:
         self.report = VerifyReport()
 
     def run(self) -> None:
-        accounts = _Peek(self.store.scan("accounts", "timestamp", ACCOUNT_COLUMNS))
+        accounts = _Peek(self.store.scan("accounts", "timestamp", _ACCOUNT_SCAN_COLUMNS))
         transfers = _Peek(self.store.scan("transfers", "timestamp", TRANSFER_COLUMNS))
         chain = journal.GENESIS_CHAIN_HASH
         expected_seq = 1
@@ -163,6 +171,7 @@ class _Replay:
                 raise _Bad(VerifyIssue("accounts", "currency is not 3 letters", seq, f"{ref:032x}"))
             creation_flags = row[3]
             self.balances[ref] = [0, 0, 0, 0, 0]
+            self.as_of[ref] = row[13]
             self.meta[ref] = (account.currency, creation_flags)
             self.report.accounts += 1
             return journal.encode_account(account, creation_flags)
@@ -193,7 +202,7 @@ class _Replay:
                 raise _Bad(
                     VerifyIssue("journal", "expires a transfer before its timeout", seq, f"{ref:032x}")
                 )
-            self._release(seq, ref, PendingStatus.EXPIRED)
+            self._release(seq, ref, PendingStatus.EXPIRED, timestamp)
             return journal.encode_expiry(ref, timestamp)
         raise _Bad(VerifyIssue("journal", f"unknown entry kind {kind}", seq))
 
@@ -218,7 +227,7 @@ class _Replay:
             raise _Bad(VerifyIssue("transfers", "amount out of range", seq, f"{t.id:032x}"))
         if t.flags & (_POST | _VOID):
             status = PendingStatus.POSTED if t.flags & _POST else PendingStatus.VOIDED
-            p = self._release(seq, t.pending_id, status)
+            p = self._release(seq, t.pending_id, status, t.timestamp)
             if t.flags & _POST:
                 if t.amount > p[2]:
                     raise _Bad(VerifyIssue("transfers", "posts more than was pending", seq, f"{t.id:032x}"))
@@ -227,6 +236,9 @@ class _Replay:
             self._record_history(t.timestamp, p[0], p[1])
             return
         dr, cr = self._accounts_of(seq, t)
+        closing = bool(t.flags & (_CLOSE_DR | _CLOSE_CR))
+        self._passing(seq, t.timestamp, t.debit_account_id, closing)
+        self._passing(seq, t.timestamp, t.credit_account_id, closing)
         if t.flags & _PENDING:
             dr[0] += t.amount
             cr[2] += t.amount
@@ -248,7 +260,26 @@ class _Replay:
         self._check_limits(seq, t)
         self._record_history(t.timestamp, t.debit_account_id, t.credit_account_id)
 
-    def _release(self, seq: int, pending_id: int, status: PendingStatus) -> list[Any]:
+    def _passing(self, seq: int, timestamp: int, account_id: int, barred: bool) -> None:
+        """Before an entry at ``timestamp`` changes an account: keep the balances its row
+        should hold when the entry is past the row's ``as_of``; such an entry must not be
+        one that only a rewritten row can carry (``barred``)."""
+        if timestamp <= self.as_of[account_id]:
+            return
+        if barred:
+            raise _Bad(
+                VerifyIssue(
+                    "accounts",
+                    "row not rewritten after a transfer that posts, voids, closes or expires a hold "
+                    "on it (altered)",
+                    seq,
+                    f"{account_id:032x}",
+                )
+            )
+        if account_id not in self.at_row:
+            self.at_row[account_id] = list(self.balances[account_id])
+
+    def _release(self, seq: int, pending_id: int, status: PendingStatus, timestamp: int) -> list[Any]:
         p = self.pending.get(pending_id)
         if p is None or p[4] != PendingStatus.PENDING:
             raise _Bad(
@@ -256,6 +287,8 @@ class _Replay:
                     "pending_transfers", "resolves a transfer that is not pending", seq, f"{pending_id:032x}"
                 )
             )
+        self._passing(seq, timestamp, p[0], True)
+        self._passing(seq, timestamp, p[1], True)
         dr, cr = self.balances[p[0]], self.balances[p[1]]
         dr[0] -= p[2]
         cr[2] -= p[2]
@@ -307,9 +340,14 @@ def verify_ledger(
 
 
 def _compare_state(store: LedgerStore, replay: _Replay) -> None:
-    for row in store.scan("accounts", "timestamp", ACCOUNT_COLUMNS):
+    head_timestamp = store.head().timestamp
+    for row in store.scan("accounts", "timestamp", _ACCOUNT_SCAN_COLUMNS):
         account_id = i(row[0])
-        expected = replay.balances[account_id]
+        if not row[12] <= row[13] <= head_timestamp:
+            raise _Bad(
+                VerifyIssue("accounts", "row's as_of is outside the ledger's time", ref=f"{account_id:032x}")
+            )
+        expected = replay.at_row.get(account_id) or replay.balances[account_id]
         if [row[7], row[8], row[9], row[10], row[11]] != expected:
             raise _Bad(
                 VerifyIssue(

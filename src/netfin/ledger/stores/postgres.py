@@ -51,24 +51,26 @@ from netfin.ledger.model import (
     Transfer,
 )
 from netfin.ledger.store import (
-    ACCOUNT_COLUMNS,
+    ACCOUNT_INSERT_COLUMNS,
     BALANCE_COLUMNS,
     CHECKPOINT_COLUMNS,
     JOURNAL_COLUMNS,
     SCHEMA_HEAD,
+    TAIL_BARRED_FLAGS,
     TRANSFER_COLUMNS,
     BatchReads,
     Head,
     LedgerStore,
     WriteTransaction,
     account_from_row,
-    account_row,
+    account_insert_row,
     b,
     balance_from_row,
     checkpoint_from_row,
     i,
     journal_from_row,
     migrate,
+    stale_row,
     transfer_from_row,
     transfer_row,
 )
@@ -102,7 +104,7 @@ _TRANSFER_TYPES = (
 )  # fmt: skip
 _ACCOUNT_TYPES = (
     "bytea", "text", "integer", "integer", "bytea", "bigint", "bigint",
-    "bigint", "bigint", "bigint", "bigint", "smallint", "bigint",
+    "bigint", "bigint", "bigint", "bigint", "smallint", "bigint", "bigint",
 )  # fmt: skip
 _BALANCE_TYPES = ("bytea", "bigint", "bigint", "bigint", "bigint", "bigint")
 _JOURNAL_TYPES = ("bigint", "smallint", "bytea", "bigint", "bytea", "bytea")
@@ -119,7 +121,7 @@ _UNNEST_INSERTS = {
     table: _unnest_insert(table, columns, types)
     for table, columns, types in (
         ("transfers", TRANSFER_COLUMNS, _TRANSFER_TYPES),
-        ("accounts", ACCOUNT_COLUMNS, _ACCOUNT_TYPES),
+        ("accounts", ACCOUNT_INSERT_COLUMNS, _ACCOUNT_TYPES),
         ("account_balances", BALANCE_COLUMNS, _BALANCE_TYPES),
         ("journal", JOURNAL_COLUMNS, _JOURNAL_TYPES),
         ("pending_transfers", _PENDING_COLUMNS, _PENDING_TYPES),
@@ -138,11 +140,37 @@ _HEAD_FOR_UPDATE_PLANNED = (
     f"SELECT seq, chain_hash, timestamp, {_PLANNER_SETTINGS}, "
     "set_config('plan_cache_mode', 'force_generic_plan', true) FROM ledger_head WHERE id = 1 FOR UPDATE"
 )
-_SELECT_ACCOUNTS = f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%b)"
-# The same with each row's address last (``account_from_row`` reads the columns before it).
-_SELECT_ACCOUNTS_LOCATED = f"SELECT {ACCOUNT_COLUMNS}, ctid FROM accounts WHERE id = ANY(%b)"
+
+
+def _tail(side: str, alias: str) -> str:
+    """One side of each account's tail (``store.TAIL_MAX``), summed: the transfers after the
+    row's ``as_of`` that name it, through the transfers' (account, timestamp) index."""
+    return (
+        "CROSS JOIN LATERAL (SELECT "
+        "coalesce(sum(t.amount) FILTER (WHERE t.flags & 2 <> 0), 0)::bigint AS pending, "
+        "coalesce(sum(t.amount) FILTER (WHERE t.flags & 2 = 0), 0)::bigint AS posted, count(*) AS n, "
+        f"count(*) FILTER (WHERE t.flags & {TAIL_BARRED_FLAGS} <> 0) AS barred FROM transfers AS t "
+        f"WHERE t.{side}_account_id = a.id AND t.timestamp > a.as_of) AS {alias}"
+    )
+
+
+# An account as it stands (its row and its tail, in one statement: one snapshot), in
+# ``ACCOUNT_COLUMNS``' order, then the tail's length and its barred transfers (none, or the
+# row is stale: ``_account_now``).
+_ACCOUNTS_NOW = (
+    "SELECT a.id, a.currency, a.code, a.flags, a.user_data_128, a.user_data_64, a.user_data_32, "
+    "a.debits_pending + d.pending, a.debits_posted + d.posted, a.credits_pending + c.pending, "
+    "a.credits_posted + c.posted, a.closed, a.timestamp, d.n + c.n, d.barred + c.barred{extra} "
+    f"FROM accounts AS a {_tail('debit', 'd')} {_tail('credit', 'c')} "
+)
+_SELECT_ACCOUNTS = _ACCOUNTS_NOW.format(extra="") + "WHERE a.id = ANY(%b)"
+# The same with each row's address last.
+_SELECT_ACCOUNTS_LOCATED = _ACCOUNTS_NOW.format(extra=", a.ctid") + "WHERE a.id = ANY(%b)"
+_SELECT_ACCOUNTS_PAGE = (
+    _ACCOUNTS_NOW.format(extra="") + "WHERE a.timestamp > %s ORDER BY a.timestamp LIMIT %s"
+)
 _SET_BALANCES = (
-    "UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo, "
+    "UPDATE accounts AS a SET as_of = %s::bigint, debits_pending = v.dp, debits_posted = v.dpo, "
     "credits_pending = v.cp, credits_posted = v.cpo, closed = v.closed "
 )
 _BALANCE_ARRAYS = "%b::bytea[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::smallint[]"
@@ -181,6 +209,7 @@ class _ReadAhead:
         self.due_key: tuple[int, int] | None = None
         self.due: list[int] = []
         self.accounts: dict[int, Account] = {}
+        self.tails: dict[int, int] = {}
         self.transfers: dict[int, Transfer] = {}
         self.pending: dict[int, tuple[PendingStatus, int]] = {}
 
@@ -190,7 +219,7 @@ class _ReadAhead:
         self.due_key = (max(self.reads.clock_ns, head.timestamp + 1), self.reads.due_max)
         self.due = [i(r[0]) for r in cursors["due"]]
         if "accounts" in cursors:
-            self.accounts = {a.id: a for a in map(account_from_row, cursors["accounts"])}
+            self.accounts = _accounts_now(cursors["accounts"], self.tails)
         if "transfers" in cursors:
             self.transfers = {t.id: t for t in map(transfer_from_row, cursors["transfers"])}
         if "pending" in cursors:
@@ -259,20 +288,22 @@ class _PostgresWrite(WriteTransaction):
         self._ahead = ahead
         return head
 
-    def load_accounts(self, ids: Iterable[int]) -> dict[int, Account]:
+    def load_accounts(self, ids: Iterable[int], tails: dict[int, int] | None = None) -> dict[int, Account]:
         wanted = set(ids)
         ahead = self._ahead
         if ahead is not None and wanted <= ahead.reads.account_ids:
+            if tails is not None:
+                tails.update((x, n) for x, n in ahead.tails.items() if x in wanted)
             return {x: a for x, a in ahead.accounts.items() if x in wanted}
         keys = [b(x) for x in wanted]
         if not keys:
             return {}
         if self._pipelined:
-            return {a.id: a for a in map(account_from_row, self._query(_SELECT_ACCOUNTS, (keys,)))}
+            return _accounts_now(self._query(_SELECT_ACCOUNTS, (keys,)), tails)
         found: dict[int, Account] = {}
         locations = self._locations
         for row in self._query(_SELECT_ACCOUNTS_LOCATED, (keys,)):
-            account = account_from_row(row)
+            account = _account_now(row, tails)
             found[account.id] = account
             locations[account.id] = row[-1]
         return found
@@ -318,9 +349,9 @@ class _PostgresWrite(WriteTransaction):
                 copy.write_row(row)
 
     def insert_accounts(self, accounts: Sequence[Account]) -> None:
-        self._copy("accounts", ACCOUNT_COLUMNS, map(account_row, accounts))
+        self._copy("accounts", ACCOUNT_INSERT_COLUMNS, map(account_insert_row, accounts))
 
-    def update_accounts(self, accounts: Iterable[Account]) -> None:
+    def update_accounts(self, accounts: Iterable[Account], as_of: int) -> None:
         rows = list(accounts)
         if not rows:
             return
@@ -328,7 +359,9 @@ class _PostgresWrite(WriteTransaction):
         located = [a for a in rows if a.id in locations] if locations else []
         if located:
             addresses = '{"' + '","'.join([locations[a.id] for a in located]) + '"}'
-            updated = self.c.execute(_UPDATE_BY_LOCATION, (addresses, *_balance_arrays(located))).rowcount
+            updated = self.c.execute(
+                _UPDATE_BY_LOCATION, (as_of, addresses, *_balance_arrays(located))
+            ).rowcount
             # Every row stays where it was read while the head is locked; were one not found
             # there, the same absolute values go in again by id, for every row.
             rows = [a for a in rows if a.id not in locations] if updated == len(located) else rows
@@ -336,7 +369,7 @@ class _PostgresWrite(WriteTransaction):
             # With many rows the planner picks a hash join over a sequential scan of
             # every account (4x slower at 1M accounts than probing the primary key);
             # the transaction's planner settings keep it on the key.
-            self._write("accounts", _UPDATE_BY_ID, _balance_arrays(rows))
+            self._write("accounts", _UPDATE_BY_ID, (as_of, *_balance_arrays(rows)))
 
     def insert_transfers(self, transfers: Sequence[Transfer]) -> None:
         if transfers:
@@ -390,6 +423,20 @@ class _PostgresWrite(WriteTransaction):
             "UPDATE ledger_head SET seq = %s, chain_hash = %s, timestamp = %s WHERE id = 1",
             (head.seq, head.chain_hash, head.timestamp),
         )
+
+
+def _account_now(row: Sequence[Any], tails: dict[int, int] | None) -> Account:
+    """An account from a row of ``_ACCOUNTS_NOW``; its tail's length goes in ``tails``."""
+    account = account_from_row(row)
+    if row[14]:
+        raise stale_row(account.id)
+    if tails is not None and row[13]:
+        tails[account.id] = row[13]
+    return account
+
+
+def _accounts_now(rows: Iterable[Sequence[Any]], tails: dict[int, int] | None = None) -> dict[int, Account]:
+    return {a.id: a for a in (_account_now(row, tails) for row in rows)}
 
 
 def _balance_arrays(rows: Sequence[Account]) -> tuple[list[Any], ...]:
@@ -558,11 +605,7 @@ class PostgresStore(LedgerStore):
         )
 
     def accounts_page(self, after: int, limit: int) -> list[Account]:
-        return self._rows(
-            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE timestamp > %s ORDER BY timestamp LIMIT %s",
-            (after, limit),
-            account_from_row,
-        )
+        return self._rows(_SELECT_ACCOUNTS_PAGE, (after, limit), lambda row: _account_now(row, None))
 
     def transfers_page(self, after: int, limit: int) -> list[Transfer]:
         return self._rows(

@@ -26,6 +26,7 @@ from netfin.ledger.model import (
 )
 from netfin.ledger.store import (
     ACCOUNT_COLUMNS,
+    ACCOUNT_INSERT_COLUMNS,
     BALANCE_COLUMNS,
     CHECKPOINT_COLUMNS,
     JOURNAL_COLUMNS,
@@ -35,7 +36,8 @@ from netfin.ledger.store import (
     LedgerStore,
     WriteTransaction,
     account_from_row,
-    account_row,
+    account_insert_row,
+    add_tail,
     b,
     balance_from_row,
     checkpoint_from_row,
@@ -53,6 +55,15 @@ CACHE_KIB = 524_288
 # The background checkpointer copies new WAL frames into the database at most
 # this often, so that no commit pays for a checkpoint itself.
 CHECKPOINT_INTERVAL_SECONDS = 0.5
+# Each account's tail (see ``store.TAIL_MAX``): the transfers after its row's ``as_of``
+# that name it, found through the transfers' (account, timestamp) indexes.
+_TAILS = (
+    "SELECT a.id, 0, t.amount, t.flags FROM accounts AS a JOIN transfers AS t "
+    "ON t.debit_account_id = a.id AND t.timestamp > a.as_of WHERE a.id IN ({marks}) "
+    "UNION ALL "
+    "SELECT a.id, 1, t.amount, t.flags FROM accounts AS a JOIN transfers AS t "
+    "ON t.credit_account_id = a.id AND t.timestamp > a.as_of WHERE a.id IN ({marks})"
+)
 _TABLES = {"accounts", "transfers", "journal", "pending_transfers", "account_balances", "checkpoints"}
 
 
@@ -74,10 +85,21 @@ class _SqliteWrite(WriteTransaction):
             marks = ",".join("?" * len(chunk))
             yield from self.c.execute(sql.format(marks=marks), chunk)
 
-    def load_accounts(self, ids: Iterable[int]) -> dict[int, Account]:
+    def load_accounts(self, ids: Iterable[int], tails: dict[int, int] | None = None) -> dict[int, Account]:
         keys = [b(x) for x in set(ids)]
         sql = f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN ({{marks}})"
-        return {a.id: a for a in map(account_from_row, self._select_in(sql, keys))}
+        found = {a.id: a for a in map(account_from_row, self._select_in(sql, keys))}
+        self.add_tails(found, tails)
+        return found
+
+    def add_tails(self, accounts: dict[int, Account], tails: dict[int, int] | None = None) -> None:
+        """Add each account's tail to the balances read from its row (in the same
+        transaction as that read)."""
+        keys = [b(x) for x in accounts]
+        for start in range(0, len(keys), _CHUNK // 2):
+            chunk = keys[start : start + _CHUNK // 2]
+            marks = ",".join("?" * len(chunk))
+            add_tail(accounts, tails, self.c.execute(_TAILS.format(marks=marks), chunk + chunk))
 
     def load_transfers(self, ids: Iterable[int]) -> dict[int, Transfer]:
         keys = [b(x) for x in set(ids)]
@@ -99,19 +121,19 @@ class _SqliteWrite(WriteTransaction):
 
     def insert_accounts(self, accounts: Sequence[Account]) -> None:
         self.c.executemany(
-            f"INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            map(account_row, accounts),
+            f"INSERT INTO accounts ({ACCOUNT_INSERT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            map(account_insert_row, accounts),
         )
 
-    def update_accounts(self, accounts: Iterable[Account]) -> None:
+    def update_accounts(self, accounts: Iterable[Account], as_of: int) -> None:
         # In key order: neighbouring rows share pages, which halves the cost.
         rows = sorted(
-            (b(a.id), a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, a.closed)
+            (b(a.id), a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, a.closed, as_of)
             for a in accounts
         )
         self.c.executemany(
             "UPDATE accounts SET debits_pending = ?2, debits_posted = ?3, credits_pending = ?4, "
-            "credits_posted = ?5, closed = ?6 WHERE id = ?1",
+            "credits_posted = ?5, closed = ?6, as_of = ?7 WHERE id = ?1",
             rows,
         )
 
@@ -213,8 +235,22 @@ class SqliteStore(LedgerStore):
             raise
         self.c.execute("COMMIT")
 
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """One snapshot for a read of several statements (a row and its tail), unless
+        already inside a transaction."""
+        if self.c.in_transaction:
+            yield
+            return
+        self.c.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.c.execute("COMMIT")
+
     def lookup_accounts(self, ids: Sequence[int]) -> dict[int, Account]:
-        return _SqliteWrite(self.c).load_accounts(ids)
+        with self._reading():
+            return _SqliteWrite(self.c).load_accounts(ids)
 
     def lookup_transfers(self, ids: Sequence[int]) -> dict[int, Transfer]:
         return _SqliteWrite(self.c).load_transfers(ids)
@@ -255,11 +291,14 @@ class SqliteStore(LedgerStore):
         return [balance_from_row(r) for r in rows]
 
     def accounts_page(self, after: int, limit: int) -> list[Account]:
-        rows = self.c.execute(
-            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE timestamp > ? ORDER BY timestamp LIMIT ?",
-            (after, limit),
-        )
-        return [account_from_row(r) for r in rows]
+        with self._reading():
+            rows = self.c.execute(
+                f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE timestamp > ? ORDER BY timestamp LIMIT ?",
+                (after, limit),
+            )
+            page = {a.id: a for a in map(account_from_row, rows)}
+            _SqliteWrite(self.c).add_tails(page)
+        return list(page.values())
 
     def transfers_page(self, after: int, limit: int) -> list[Transfer]:
         rows = self.c.execute(
