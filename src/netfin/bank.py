@@ -49,6 +49,7 @@ from netfin.identity.oauth.keys import load_api_signing_key
 from netfin.identity.passwords import password_hasher_from_env
 from netfin.identity.service import Identity
 from netfin.ledger import Ledger
+from netfin.ledger.service import ACCOUNT_CACHE_MAX
 from netfin.notifications import Notifications, append_event, event_statement
 from netfin.notifications.model import CONSENT_AUTHORIZATION_REVOKED, RESOURCE_UPDATE
 from netfin.openbanking.service import OpenBanking
@@ -84,6 +85,7 @@ class BankSettings:
     allow_insecure_callbacks: bool = True
     wallet_profile: str = "pboc-ecny"
     profile: BankProfile = field(default_factory=BankProfile)
+    ledger_account_cache: int = ACCOUNT_CACHE_MAX
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides: Any) -> BankSettings:
@@ -102,8 +104,19 @@ class BankSettings:
             values["allow_insecure_callbacks"] = environ["NETFIN_ALLOW_INSECURE_CALLBACKS"].lower() in _TRUE
         if environ.get("NETFIN_WALLET_PROFILE"):
             values["wallet_profile"] = environ["NETFIN_WALLET_PROFILE"]
+        if environ.get("NETFIN_LEDGER_ACCOUNT_CACHE"):
+            values["ledger_account_cache"] = _count(environ, "NETFIN_LEDGER_ACCOUNT_CACHE")
         values.update(overrides)
         return cls(**values)
+
+
+def _count(environ: Mapping[str, str], name: str) -> int:
+    text = environ[name].strip().replace("_", "")
+    if not text.isdigit():
+        raise ConfigurationError(
+            f"{name} must be a whole number, not {environ[name]!r}", code="setting_invalid"
+        )
+    return int(text)
 
 
 def screening_from_env(
@@ -144,7 +157,9 @@ class Bank:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.ids = ids or Uuid7Ids()
-        self.ledger = Ledger.open(settings.database_url, clock=self.clock)
+        self.ledger = Ledger.open(
+            settings.database_url, clock=self.clock, account_cache_max=settings.ledger_account_cache
+        )
         try:
             self.engine = open_engine(settings.database_url)
             self._wire(environ)

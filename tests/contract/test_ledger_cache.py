@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from netfin.ledger import Account, AccountFlags, Ledger, Transfer
@@ -45,3 +47,39 @@ def test_verify_reports_progress(ledger: Ledger, monkeypatch: pytest.MonkeyPatch
     report = ledger.verify(progress=seen.append)
     assert report.ok and report.journal_entries == 12
     assert seen == [3, 6, 9, 12]
+
+
+@pytest.mark.parametrize("cache_max", [0, 3, 100])
+def test_created_accounts_are_kept_up_to_the_bound(
+    store_url: str, cache_max: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ledger keeps the accounts it creates (as they stand: no tail yet) while its cache has
+    room; a batch over them reads back only those it could not keep."""
+    from netfin.ledger.stores.postgres import _PostgresWrite
+    from netfin.ledger.stores.sqlite import _SqliteWrite
+
+    loaded: list[int] = []
+    for kind in (_PostgresWrite, _SqliteWrite):
+        original = kind.load_accounts
+
+        def recording(self: Any, ids: Any, tails: Any = None, original: Any = original) -> Any:
+            ids = list(ids)
+            loaded.extend(ids)
+            return original(self, ids, tails)
+
+        monkeypatch.setattr(kind, "load_accounts", recording)
+    with Ledger.open(store_url, account_cache_max=cache_max) as ledger:
+        assert set(ledger.create_accounts([Account(x, "CNY", 1) for x in range(1, 11)])) == {"ok"}
+        assert sorted(ledger._accounts) == list(range(1, 11))[: min(cache_max, 10)]
+        loaded.clear()  # (creating them looked for existing ids)
+        batch = [Transfer(50 + x, x, x % 10 + 1, 1, "CNY", 1) for x in range(1, 11)]
+        assert ledger.create_transfers(batch) == ["ok"] * 10
+        assert sorted(loaded) == list(range(1, 11))[min(cache_max, 10) :]
+        assert ledger.verify().ok
+
+
+def test_a_bank_s_ledger_takes_its_cache_bound_from_the_settings(store_url: str) -> None:
+    from netfin.bank import Bank, BankSettings
+
+    with Bank(BankSettings(database_url=store_url, ledger_account_cache=5)) as bank:
+        assert bank.ledger._cache_max == 5

@@ -50,8 +50,12 @@ _POST_OR_VOID = 4 | 8
 # wait for the next batch or an explicit ``expire_pending``.
 EXPIRY_PER_BATCH_MAX = 8190
 _RETRIES_MAX = 8
-# Accounts whose balances a Ledger keeps in memory between its own batches.
-ACCOUNT_CACHE_MAX = 262_144
+# Accounts whose balances a Ledger keeps in memory between its own batches: about 400 bytes
+# each (measured), so at most ~400 MB, reached only by a ledger with that many accounts in
+# use. A cache that holds every account in use spares a batch reading its accounts back; a
+# million-account ledger's batches then cost what a small ledger's do (docs/benchmarks.md).
+# ``NETFIN_LEDGER_ACCOUNT_CACHE`` sets it for a bank (``BankSettings``).
+ACCOUNT_CACHE_MAX = 1_048_576
 _INT_FIELDS = (
     "id",
     "debit_account_id",
@@ -187,7 +191,7 @@ class Ledger:
         account_cache_max: int = ACCOUNT_CACHE_MAX,
     ) -> Ledger:
         """Open (and migrate) the ledger at ``url``. ``account_cache_max`` bounds the
-        accounts kept in memory between batches (about 200 bytes each); a batch
+        accounts kept in memory between batches (about 400 bytes each); a batch
         always holds the accounts it touches, whatever the bound."""
         return cls(
             open_store(url),
