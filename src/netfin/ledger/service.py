@@ -431,27 +431,45 @@ class Ledger:
         """The touched accounts whose rows the batch writes (``store.TAIL_MAX``): those whose
         tail would reach ``TAIL_MAX`` transfers, and those a transfer posts, voids or closes
         a hold on (or ``rewrite`` names: expiries). Their tails start again."""
-        tails = self._tails
+        counts: dict[int, int] = {}  # the batch's own, small: the cache's maps are large
         for t in created:
             if t.flags & TAIL_BARRED_FLAGS:
                 rewrite.add(t.debit_account_id)
                 rewrite.add(t.credit_account_id)
             else:
-                tails[t.debit_account_id] = tails.get(t.debit_account_id, 0) + 1
-                tails[t.credit_account_id] = tails.get(t.credit_account_id, 0) + 1
-        rows = [a for x, a in touched.items() if x in rewrite or tails.get(x, 0) >= TAIL_MAX]
-        for a in rows:
-            tails.pop(a.id, None)
+                counts[t.debit_account_id] = counts.get(t.debit_account_id, 0) + 1
+                counts[t.credit_account_id] = counts.get(t.credit_account_id, 0) + 1
+        tails = self._tails
+        rows = []
+        for account_id, account in touched.items():
+            before = tails.get(account_id, 0)
+            after = before + counts.get(account_id, 0)
+            if after >= TAIL_MAX or account_id in rewrite:
+                rows.append(account)
+                if before:
+                    del tails[account_id]
+            elif after != before:
+                tails[account_id] = after
         return rows
 
     def _load_accounts(self, tx: WriteTransaction, ids: set[int]) -> dict[int, Account]:
-        """Accounts by id, from the cache where it is still valid, else the store.
+        """The accounts of ``ids`` that exist, from the cache where it is still valid, else
+        the store (and then kept in the cache).
 
         The cache holds the balances as of ``_cache_seq``; it is valid only
         while this process was the last writer (checked under the head lock).
         """
         cache = self._accounts
-        missing = [x for x in ids if x not in cache and 0 < x < 2**128]
+        # The batch's accounts in a dict of their own: the engine looks each one up several
+        # times, and a small dict stays in the CPU's caches where a million-entry one does not.
+        batch: dict[int, Account] = {}
+        missing = []
+        for account_id in ids:
+            account = cache.get(account_id)
+            if account is not None:
+                batch[account_id] = account
+            elif 0 < account_id < 2**128:
+                missing.append(account_id)
         overflow = len(cache) + len(missing) - self._cache_max
         if overflow > 0:
             # Evict the oldest-loaded accounts (dicts keep insertion order), at
@@ -465,8 +483,10 @@ class Ledger:
             tails = self._tails
             for key in missing:
                 tails.pop(key, None)
-            cache.update(tx.load_accounts(missing, tails))
-        return cache
+            loaded = tx.load_accounts(missing, tails)
+            cache.update(loaded)
+            batch.update(loaded)
+        return batch
 
     def _forget_accounts(self) -> None:
         self._accounts.clear()
