@@ -368,8 +368,7 @@ class Ledger:
             with self.store.write(len(transfers)) as tx:
                 head = tx.begin_batch(reads)
                 if head.seq != self._cache_seq:
-                    self._accounts.clear()  # another writer moved the ledger on
-                    self._tails.clear()
+                    self._forget_accounts()  # another writer moved the ledger on
                 results, new_head = self._run_transfers(tx, head, transfers, reads)
         except BaseException:
             self._forget_accounts()  # the batch may have changed cached balances
