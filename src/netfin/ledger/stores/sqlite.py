@@ -235,21 +235,8 @@ class SqliteStore(LedgerStore):
             raise
         self.c.execute("COMMIT")
 
-    @contextmanager
-    def _reading(self) -> Iterator[None]:
-        """One snapshot for a read of several statements (a row and its tail), unless
-        already inside a transaction."""
-        if self.c.in_transaction:
-            yield
-            return
-        self.c.execute("BEGIN")
-        try:
-            yield
-        finally:
-            self.c.execute("COMMIT")
-
     def lookup_accounts(self, ids: Sequence[int]) -> dict[int, Account]:
-        with self._reading():
+        with self.snapshot():
             return _SqliteWrite(self.c).load_accounts(ids)
 
     def lookup_transfers(self, ids: Sequence[int]) -> dict[int, Transfer]:
@@ -291,7 +278,7 @@ class SqliteStore(LedgerStore):
         return [balance_from_row(r) for r in rows]
 
     def accounts_page(self, after: int, limit: int) -> list[Account]:
-        with self._reading():
+        with self.snapshot():
             rows = self.c.execute(
                 f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE timestamp > ? ORDER BY timestamp LIMIT ?",
                 (after, limit),
@@ -324,6 +311,11 @@ class SqliteStore(LedgerStore):
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
+        """One read snapshot for several statements (``verify``'s scans, a row and its
+        tail), or the transaction already open."""
+        if self.c.in_transaction:
+            yield
+            return
         self.c.execute("BEGIN")
         try:
             yield
