@@ -49,12 +49,28 @@ from netfin.ledger.store import (
 )
 
 _CHUNK = 4000
-# Page cache of the writer connection (negative = KiB): the accounts and the
-# hot index pages of a million-account ledger fit.
-CACHE_KIB = 524_288
+# Page cache of a connection (negative = KiB), kept small on purpose. When a B-tree
+# rebalance swaps two pages, SQLite files one of them for a moment under the number
+# of the page at 1 GiB; every commit after that, while the database is under 1 GiB,
+# walks the whole page cache to drop pages past the file's end. With a 512 MiB cache
+# (53,000 cached pages at a million accounts) that walk cost 2.3 ms of CPU in one
+# commit in ten: the single-transfer p99 went from about 1.2 ms to 4-5 ms
+# (docs/benchmarks.md, eleventh sitting). Clean pages are read through the memory
+# map instead, without a copy.
+CACHE_KIB = 16_384
+# The memory map over the database file (SQLite's largest on this build: about 2 GiB).
+MMAP_SIZE_BYTES = 2_147_418_112
 # The background checkpointer copies new WAL frames into the database at most
 # this often, so that no commit pays for a checkpoint itself.
 CHECKPOINT_INTERVAL_SECONDS = 0.5
+# How long a connection waits for another process's write lock.
+BUSY_TIMEOUT_MS = 30_000
+# How long a writer that starts the WAL over waits for other processes' writers and
+# readers to leave it (their writers wait behind it meanwhile); then it gives up
+# until the next checkpoint.
+RESTART_WAIT_MS = 20
+# The size a WAL file is cut back to when the WAL starts over (after a bulk load).
+WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 # Each account's tail (see ``store.TAIL_MAX``): the transfers after its row's ``as_of``
 # that name it, found through the transfers' (account, timestamp) indexes.
 _TAILS = (
@@ -205,12 +221,14 @@ class SqliteStore(LedgerStore):
             ) from None
         self.c.execute("PRAGMA journal_mode = WAL")
         self.c.execute("PRAGMA synchronous = FULL")
-        self.c.execute("PRAGMA busy_timeout = 30000")
+        self.c.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.c.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        self.c.execute(f"PRAGMA mmap_size = {MMAP_SIZE_BYTES}")
         self._migrate(url)
         self._checkpointer: _Checkpointer | None = None
         if not self.memory:
             self.c.execute("PRAGMA wal_autocheckpoint = 0")
+            self.c.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
             self._checkpointer = _Checkpointer(database)
 
     def _migrate(self, url: URL) -> None:
@@ -227,6 +245,8 @@ class SqliteStore(LedgerStore):
 
     @contextmanager
     def write(self, events: int | None = None) -> Iterator[WriteTransaction]:
+        if self._checkpointer is not None and self._checkpointer.restart_due.is_set():
+            self._restart_wal(self._checkpointer)
         self.c.execute("BEGIN IMMEDIATE")
         try:
             yield _SqliteWrite(self.c)
@@ -234,6 +254,18 @@ class SqliteStore(LedgerStore):
             self.c.execute("ROLLBACK")
             raise
         self.c.execute("COMMIT")
+
+    def _restart_wal(self, checkpointer: _Checkpointer) -> None:
+        """Start the WAL over from its first page (see ``_Checkpointer``): copy what
+        was committed since the background pass, so that the next commit overwrites
+        the WAL instead of extending it. When another process's writer or reader keeps
+        it from starting over within ``RESTART_WAIT_MS``, the next pass asks again."""
+        checkpointer.restart_due.clear()
+        self.c.execute(f"PRAGMA busy_timeout = {RESTART_WAIT_MS}")
+        try:
+            self.c.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+        finally:
+            self.c.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def lookup_accounts(self, ids: Sequence[int]) -> dict[int, Account]:
         with self.snapshot():
@@ -347,26 +379,45 @@ class _Checkpointer:
     database fsync happen beside them (PASSIVE checkpoints never block a
     writer). Without this, the commit that crosses SQLite's auto-checkpoint
     threshold pays for the whole checkpoint: the tail of the latency.
+
+    A PASSIVE checkpoint alone does not let the WAL start over under a steady
+    load. The WAL starts over by itself only when a write begins with every frame
+    already copied, and frames committed while a pass copies are not. So the file
+    grew for as long as the load lasted, each commit extending it: 85 MB in 3,000
+    single transfers, with no end. When a pass leaves frames behind, it sets
+    ``restart_due``; the writer's next ``write()`` first runs a RESTART checkpoint,
+    which copies only the frames committed since the pass, and the commits after
+    it write the WAL from its start, over pages already there.
     """
 
     def __init__(self, database: str) -> None:
         self._wal = f"{database}-wal"
         self._stop = threading.Event()
+        self.restart_due = threading.Event()
         self._conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA busy_timeout = 1000")
         self._thread = threading.Thread(target=self._run, name="netfin-sqlite-checkpoint", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        last_seen = 0.0
+        last_seen = 0
         while not self._stop.wait(CHECKPOINT_INTERVAL_SECONDS):
             try:
-                modified = os.stat(self._wal).st_mtime
+                modified = os.stat(self._wal).st_mtime_ns
                 if modified != last_seen:  # new frames since the last checkpoint
-                    self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    self.copy()
                     last_seen = modified
             except (OSError, sqlite3.OperationalError):
                 continue  # WAL absent or database busy: try again at the next tick
+
+    def copy(self) -> None:
+        """One PASSIVE checkpoint: copy the WAL into the database beside the writer.
+        If it left frames behind (those committed while it copied, which it does not
+        count), ask the writer to start the WAL over."""
+        before = os.stat(self._wal).st_mtime_ns
+        busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if not busy and (copied < frames or os.stat(self._wal).st_mtime_ns != before):
+            self.restart_due.set()
 
     def stop(self) -> None:
         self._stop.set()
