@@ -45,13 +45,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from netfin.core.ids import Uuid7Ids
 from netfin.ledger import Account, Ledger, Transfer
-from netfin.ledger.store import WriteTransaction
+from netfin.ledger.model import JournalKind
+from netfin.ledger.store import Head, WriteTransaction, b
 
 BATCH_MAX = 8190
 ZIPF_S = 1.1
@@ -488,7 +489,12 @@ def open_target(
             "sqlite",
             path,
             remove_files,
-            settings={"journal_mode": mode, "synchronous": sync},
+            settings={
+                "journal_mode": mode,
+                "synchronous": sync,
+                "cache_size": str(conn.execute("PRAGMA cache_size").fetchone()[0]),
+                "mmap_size": str(conn.execute("PRAGMA mmap_size").fetchone()[0]),
+            },
             disk_path=workdir,
         )
         target.durability = f"SQLite journal_mode={mode}, synchronous={sync}"
@@ -1152,6 +1158,106 @@ def _timed_batches(ledger: Ledger, batches: list[list[tuple[int, int, int, int]]
     return spent
 
 
+STORE_PARTS = ("begin", "idempotency probe", "transfer rows", "journal rows", "head", "commit")
+
+
+def _store_only_batch(ledger: Ledger, transfers: list[Transfer], spent: dict[str, float]) -> None:
+    """Write one batch through the store alone, adding seconds per part to ``spent``:
+    the statements a batch of plain transfers needs (the idempotency probe, the
+    transfer rows, one journal row each, the head), with the rows, timestamps and
+    hashes made beforehand. No validation, no balance rules, no hashing."""
+    store = ledger.store
+    head = store.head()
+    stamped = [replace(t, timestamp=head.timestamp + k + 1) for k, t in enumerate(transfers)]
+    kind = int(JournalKind.TRANSFER)
+    journal = [
+        (head.seq + k + 1, kind, b(t.id), t.timestamp, os.urandom(32), os.urandom(32))
+        for k, t in enumerate(stamped)
+    ]
+    new_head = Head(head.seq + len(stamped), journal[-1][5], stamped[-1].timestamp)
+    t0 = time.perf_counter()
+    with store.write(len(stamped)) as tx:
+        t1 = time.perf_counter()
+        tx.head()
+        tx.load_transfers([t.id for t in stamped])
+        t2 = time.perf_counter()
+        tx.insert_transfers(stamped)
+        t3 = time.perf_counter()
+        tx.insert_journal(journal)
+        t4 = time.perf_counter()
+        tx.set_head(new_head)
+        t5 = time.perf_counter()
+    t6 = time.perf_counter()
+    for part, seconds in zip(
+        STORE_PARTS, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True
+    ):
+        spent[part] += seconds
+
+
+def _floor_target(
+    store: str, args: argparse.Namespace, workdir: str, tag: str
+) -> tuple[Ledger, Target, Workload]:
+    """A ledger with the accounts and two warm-up batches, settled (as the profile's)."""
+    rng = random.Random(args.seed)
+    ids = Uuid7Ids()
+    ledger, target = open_target(store, workdir, args.pg_url, tag, args.account_cache)
+    account_ids, _ = create_accounts(ledger, args.profile_accounts, ids, f"{store} create_accounts ({tag})")
+    workload = Workload(args.profile_workload, account_ids, rng)
+    for _ in range(2):
+        ledger.create_transfers(make_transfers(workload, BATCH_MAX, ids, rng))
+    settle(ledger, target)
+    return ledger, target, workload
+
+
+def run_floor(args: argparse.Namespace, workdir: str) -> dict[str, Any]:
+    """The store's share of a batch: the same kind of batches through the whole
+    ledger and through the store alone, on two databases made alike, taking turns
+    batch by batch (so that the host's drift falls on both)."""
+    store = args.floor
+    whole_ledger, whole_target, whole_load = _floor_target(store, args, workdir, "floor_ledger")
+    store_ledger, store_target, store_load = _floor_target(store, args, workdir, "floor_store")
+    rng, ids = random.Random(args.seed + 1), Uuid7Ids()
+    n = args.profile_batches
+    whole = 0.0
+    parts = dict.fromkeys(STORE_PARTS, 0.0)
+    try:
+        for k in range(n):
+            progress(f"  floor: batch {k + 1}/{n}")
+            whole += _timed_batches(whole_ledger, [make_specs(whole_load, BATCH_MAX, ids, rng)])
+            _store_only_batch(store_ledger, make_transfers(store_load, BATCH_MAX, ids, rng), parts)
+    finally:
+        for ledger, target in ((whole_ledger, whole_target), (store_ledger, store_target)):
+            ledger.close()
+            target.cleanup()
+    transfers = n * BATCH_MAX
+    store_us = 1e6 * sum(parts.values()) / transfers
+    whole_us = 1e6 * whole / transfers
+    result = {
+        "store": store,
+        "durability": whole_target.durability,
+        "accounts": args.profile_accounts,
+        "workload": args.profile_workload,
+        "batch": BATCH_MAX,
+        "batches": n,
+        "ledger_us_per_transfer": round(whole_us, 2),
+        "store_only_us_per_transfer": round(store_us, 2),
+        "store_only_parts_us": {k: round(1e6 * v / transfers, 2) for k, v in parts.items()},
+        "rest_of_ledger_us_per_transfer": round(whole_us - store_us, 2),
+        "ledger_transfers_per_s": round(1e6 / whole_us),
+        "store_only_transfers_per_s": round(1e6 / store_us),
+    }
+    lines = [
+        f"floor {store} {human_count(args.profile_accounts)} {args.profile_workload} batch={BATCH_MAX} "
+        f"({whole_target.durability}), {n} batches each, taking turns:",
+        f"  whole ledger: {whole_us:6.2f} us/transfer ({result['ledger_transfers_per_s']:,}/s)",
+        f"  store alone:  {store_us:6.2f} us/transfer ({result['store_only_transfers_per_s']:,}/s), of which",
+        *(f"    {k:18s} {v:6.2f} us" for k, v in result["store_only_parts_us"].items()),
+        f"  the rest (validation, balance rules, hashing, encoding, glue): {whole_us - store_us:6.2f} us",
+    ]
+    log("\n" + "\n".join(lines))
+    return result
+
+
 def run_profile(args: argparse.Namespace, workdir: str) -> dict[str, Any]:
     try:
         from pyinstrument import Profiler
@@ -1287,6 +1393,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the ledger's account cache cap (default: the library's ACCOUNT_CACHE_MAX)",
     )  # fmt: skip
     parser.add_argument(
+        "--sqlite-cache-kib",
+        type=int,
+        default=None,
+        help="the SQLite store's page cache in KiB (default: the store's CACHE_KIB)",
+    )
+    parser.add_argument(
+        "--sqlite-mmap-bytes",
+        type=int,
+        default=None,
+        help="the SQLite store's memory map over its file, 0 for none (default: MMAP_SIZE_BYTES)",
+    )
+    parser.add_argument(
         "--snapshot",
         action="store_true",
         help="benchmark `git archive HEAD src` instead of the working tree (immune to concurrent edits)",
@@ -1310,6 +1428,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("sqlite", "postgresql"),
         help="instead of the benchmark, profile one batched cell with pyinstrument",
     )
+    parser.add_argument(
+        "--floor",
+        choices=("sqlite", "postgresql"),
+        help="instead of the benchmark, time the same batches through the whole ledger and through "
+        "the store alone (its statements, with rows and hashes made beforehand); uses --profile-accounts, "
+        "--profile-workload, --profile-batches",
+    )
     parser.add_argument("--profile-accounts", type=int, default=10_000)
     parser.add_argument("--profile-workload", choices=("uniform", "zipf"), default="uniform")
     parser.add_argument("--profile-batches", type=int, default=10)
@@ -1328,10 +1453,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def apply_sqlite_settings(args: argparse.Namespace) -> None:
+    """What-ifs for the SQLite store's page cache and memory map (the settings
+    each cell ran with are in its store's settings in the report)."""
+    from netfin.ledger.stores import sqlite as sqlite_store
+
+    if args.sqlite_cache_kib is not None:
+        sqlite_store.CACHE_KIB = args.sqlite_cache_kib
+    if args.sqlite_mmap_bytes is not None:
+        sqlite_store.MMAP_SIZE_BYTES = args.sqlite_mmap_bytes
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.snapshot and not os.environ.get(SNAPSHOT_ENV):
         return rerun_on_snapshot(sys.argv[1:] if argv is None else argv)
+    apply_sqlite_settings(args)
     # SIGTERM unwinds like Ctrl-C, so the scratch schemas, database and files are removed.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     plan: dict[str, Any] = dict(QUICK if args.quick else FULL)
@@ -1348,8 +1485,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.wait_quiet:
             wait_until_quiet(args.wait_quiet)
-        if args.profile:
-            result = run_profile(args, workdir)
+        if args.profile or args.floor:
+            result = run_profile(args, workdir) if args.profile else run_floor(args, workdir)
             if args.json:
                 print(json.dumps(result, indent=2))
             return 0
