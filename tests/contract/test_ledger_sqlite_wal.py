@@ -18,6 +18,7 @@ import pytest
 
 from netfin.core.ids import Uuid7Ids
 from netfin.ledger import Account, Ledger, Transfer
+from netfin.ledger.stores import sqlite as sqlite_store
 from netfin.ledger.stores.sqlite import (
     CACHE_KIB,
     MMAP_SIZE_BYTES,
@@ -69,13 +70,16 @@ def _pay(ledger: Ledger, accounts: list[int], n: int) -> None:
     assert all(r == "ok" for r in ledger.create_transfers(transfers))
 
 
-def test_the_wal_starts_over_after_a_pass_that_left_frames_behind(ledger: Ledger, tmp_path: Path) -> None:
+@pytest.fixture
+def small_restart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start the WAL over at any size (the store waits for 16 MiB)."""
+    monkeypatch.setattr(sqlite_store, "WAL_RESTART_BYTES", 0)
+
+
+def _left_behind(ledger: Ledger, accounts: list[int], tmp_path: Path) -> _Checkpointer:
+    """A pass that leaves frames behind: those committed after a reader's snapshot,
+    as those committed while a pass copies are under a steady load."""
     checkpointer = _checkpointer(ledger)
-    accounts = _accounts(ledger, 50)
-    for _ in range(20):
-        _pay(ledger, accounts, 20)
-    # Frames committed after a reader's snapshot are left behind by the pass, as those
-    # committed while a pass copies are under a steady load.
     reader = sqlite3.connect(tmp_path / "ledger.db", isolation_level=None)
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM transfers").fetchone()
@@ -84,6 +88,15 @@ def test_the_wal_starts_over_after_a_pass_that_left_frames_behind(ledger: Ledger
     checkpointer.copy()
     reader.execute("COMMIT")
     reader.close()
+    return checkpointer
+
+
+@pytest.mark.usefixtures("small_restart")
+def test_the_wal_starts_over_after_a_pass_that_left_frames_behind(ledger: Ledger, tmp_path: Path) -> None:
+    accounts = _accounts(ledger, 50)
+    for _ in range(20):
+        _pay(ledger, accounts, 20)
+    checkpointer = _left_behind(ledger, accounts, tmp_path)
     assert checkpointer.restart_due.is_set()
     grown = _wal_size(ledger)
     for _ in range(10):
@@ -95,6 +108,13 @@ def test_the_wal_starts_over_after_a_pass_that_left_frames_behind(ledger: Ledger
     assert ledger.verify().ok
 
 
+def test_a_small_wal_is_not_started_over_by_the_writer(ledger: Ledger, tmp_path: Path) -> None:
+    accounts = _accounts(ledger, 10)
+    checkpointer = _left_behind(ledger, accounts, tmp_path)
+    assert not checkpointer.restart_due.is_set()  # under WAL_RESTART_BYTES: the next pass copies the rest
+
+
+@pytest.mark.usefixtures("small_restart")
 def test_a_pass_asks_for_a_restart_only_when_it_left_frames_behind(ledger: Ledger) -> None:
     accounts = _accounts(ledger, 10)
     _pay(ledger, accounts, 10)
@@ -107,6 +127,7 @@ def test_a_pass_asks_for_a_restart_only_when_it_left_frames_behind(ledger: Ledge
     assert _wal_size(ledger) <= size
 
 
+@pytest.mark.usefixtures("small_restart")
 def test_a_reader_on_an_old_snapshot_delays_the_restart_not_a_write(ledger: Ledger, tmp_path: Path) -> None:
     accounts = _accounts(ledger, 10)
     _pay(ledger, accounts, 10)
