@@ -1194,18 +1194,25 @@ def _store_only_batch(ledger: Ledger, transfers: list[Transfer], spent: dict[str
         spent[part] += seconds
 
 
-def _floor_target(
-    store: str, args: argparse.Namespace, workdir: str, tag: str
+def _prepared_ledger(
+    store: str, args: argparse.Namespace, workdir: str, tag: str, rng: random.Random, ids: Uuid7Ids
 ) -> tuple[Ledger, Target, Workload]:
-    """A ledger with the accounts and two warm-up batches, settled (as the profile's)."""
-    rng = random.Random(args.seed)
-    ids = Uuid7Ids()
+    """A ledger with ``--profile-accounts`` accounts and two warm-up batches (which fill
+    the account cache, as in the benchmark's cells), checkpointed; closed and removed
+    again if any of that fails."""
     ledger, target = open_target(store, workdir, args.pg_url, tag, args.account_cache)
-    account_ids, _ = create_accounts(ledger, args.profile_accounts, ids, f"{store} create_accounts ({tag})")
-    workload = Workload(args.profile_workload, account_ids, rng)
-    for _ in range(2):
-        ledger.create_transfers(make_transfers(workload, BATCH_MAX, ids, rng))
-    settle(ledger, target)
+    try:
+        account_ids, _ = create_accounts(
+            ledger, args.profile_accounts, ids, f"{store} create_accounts ({tag})"
+        )
+        workload = Workload(args.profile_workload, account_ids, rng)
+        for _ in range(2):
+            ledger.create_transfers(make_transfers(workload, BATCH_MAX, ids, rng))
+        settle(ledger, target)
+    except BaseException:
+        ledger.close()
+        target.cleanup()
+        raise
     return ledger, target, workload
 
 
@@ -1214,12 +1221,19 @@ def run_floor(args: argparse.Namespace, workdir: str) -> dict[str, Any]:
     ledger and through the store alone, on two databases made alike, taking turns
     batch by batch (so that the host's drift falls on both)."""
     store = args.floor
-    whole_ledger, whole_target, whole_load = _floor_target(store, args, workdir, "floor_ledger")
-    store_ledger, store_target, store_load = _floor_target(store, args, workdir, "floor_store")
-    rng, ids = random.Random(args.seed + 1), Uuid7Ids()
+    rng, ids = random.Random(args.seed), Uuid7Ids()
+    whole_ledger, whole_target, whole_load = _prepared_ledger(store, args, workdir, "floor_ledger", rng, ids)
     n = args.profile_batches
     whole = 0.0
     parts = dict.fromkeys(STORE_PARTS, 0.0)
+    try:
+        store_ledger, store_target, store_load = _prepared_ledger(
+            store, args, workdir, "floor_store", rng, ids
+        )
+    except BaseException:
+        whole_ledger.close()
+        whole_target.cleanup()
+        raise
     try:
         for k in range(n):
             progress(f"  floor: batch {k + 1}/{n}")
@@ -1267,14 +1281,9 @@ def run_profile(args: argparse.Namespace, workdir: str) -> dict[str, Any]:
     store = args.profile
     rng = random.Random(args.seed)
     ids = Uuid7Ids()
-    ledger, target = open_target(store, workdir, args.pg_url, "prof")
+    ledger, target, workload = _prepared_ledger(store, args, workdir, "prof", rng, ids)
     n = args.profile_batches
     try:
-        account_ids, _ = create_accounts(ledger, args.profile_accounts, ids, f"{store} create_accounts")
-        workload = Workload(args.profile_workload, account_ids, rng)
-        for _ in range(2):  # warm-up (fills the account cache, as in the benchmark's cells)
-            ledger.create_transfers(make_transfers(workload, BATCH_MAX, ids, rng))
-        settle(ledger, target)
         label = f"{store} {human_count(args.profile_accounts)} {args.profile_workload} batch={BATCH_MAX}"
 
         # 1. plain rate; 2. phase timers (+ GC and CPU clocks); 3. pyinstrument. Same ledger, fresh batches.
